@@ -1,0 +1,1 @@
+//! auto source (being written).

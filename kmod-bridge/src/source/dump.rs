@@ -1,0 +1,1 @@
+//! dump source (being written).

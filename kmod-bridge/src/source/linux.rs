@@ -1,0 +1,1 @@
+//! linux source (being written).

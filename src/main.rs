@@ -1,0 +1,2 @@
+//! The `patchscope` binary (being written).
+fn main() {}
