@@ -1,0 +1,128 @@
+# Guest-side helpers for the patchscope VM scenarios (busybox sh).
+#
+# Output protocol on the serial console (parsed by tests/vm/harness.py):
+#   @@PS BEGIN <label>            start of a captured block
+#   ...lines...
+#   @@PS END <label> rc=<n>       end of it, with the command's exit code
+#   @@PS MARK <name> epoch=<s> uptime=<s>   a point in time
+#   @@PS DONE                     the scenario script finished
+# Each command's stdout and stderr are captured separately:
+# <label> and <label>.stderr.
+# Labels: do:* kernel-side actions (must succeed), ps:* patchscope runs,
+# k:* kernel truth snapshots, may:* actions allowed to fail.
+
+KO=/ps/ko
+LP=/sys/kernel/livepatch
+PATCHSCOPE=/bin/patchscope
+
+mark() {
+    echo "@@PS MARK $1 epoch=$(date +%s) uptime=$(cut -d' ' -f1 /proc/uptime)"
+}
+
+# block LABEL CMD...: run CMD, print its stdout and stderr in marked blocks
+block() {
+    _l="$1"; shift
+    "$@" >/tmp/block.out 2>/tmp/block.err
+    _rc=$?
+    echo "@@PS BEGIN $_l"
+    awk 1 /tmp/block.out
+    echo "@@PS END $_l rc=$_rc"
+    if [ -s /tmp/block.err ]; then
+        echo "@@PS BEGIN $_l.stderr"
+        awk 1 /tmp/block.err
+        echo "@@PS END $_l.stderr rc=0"
+    fi
+    return $_rc
+}
+
+have_patchscope() { [ -x "$PATCHSCOPE" ]; }
+
+# pscope LABEL ARGS...: run patchscope ARGS (skipped, with a marker, when absent)
+pscope() {
+    _l="$1"; shift
+    if have_patchscope; then
+        block "$_l" "$PATCHSCOPE" "$@"
+    else
+        echo "@@PS NOBIN $_l"
+        return 127
+    fi
+}
+
+ps_status() { pscope "$1" status --json --source linux; }
+
+# wait_until SECONDS CMD...: poll CMD every 0.2 s; 1 on timeout
+wait_until() {
+    _t="$1"; shift
+    _n=$((_t * 5))
+    while [ "$_n" -gt 0 ]; do
+        "$@" && return 0
+        sleep 0.2
+        _n=$((_n - 1))
+    done
+    echo "@@PS TIMEOUT $_t s waiting for: $*"
+    return 1
+}
+
+tr_done() { [ "$(cat "$LP/$1/transition" 2>/dev/null)" = 0 ]; }
+tr_running() { [ "$(cat "$LP/$1/transition" 2>/dev/null)" = 1 ]; }
+gone() { [ ! -e "$LP/$1" ]; }
+inside() { grep -q '^inside=1$' /proc/ps_target; }
+
+load_target() {
+    block do:insmod.ps_target insmod "$KO/ps_target.ko"
+}
+
+blocker_pid() { sed -n 's/^blocker_pid=//p' /proc/ps_target 2>/dev/null; }
+
+# hold_blocker: make ps_blocker enter ps_target_func and stay there
+hold_blocker() {
+    echo 1 > /sys/module/ps_target/parameters/hold
+    block do:wait.inside wait_until 20 inside
+}
+release_blocker() { echo 0 > /sys/module/ps_target/parameters/hold; }
+
+# ksnap LABEL: what the kernel itself shows, read straight from sysfs/procfs
+_ksnap() {
+    echo "epoch $(date +%s)"
+    echo "uptime $(cut -d' ' -f1 /proc/uptime)"
+    if [ -d "$LP" ]; then
+        find "$LP" -type f | sort | while read -r f; do
+            if v="$(cat "$f" 2>/dev/null)"; then
+                echo "file ${f#$LP/} $v"
+            else
+                echo "unreadable ${f#$LP/}"
+            fi
+        done
+        find "$LP" -mindepth 1 -type d | sort | while read -r d; do
+            echo "dir ${d#$LP/}"
+        done
+    else
+        echo "nolivepatch"
+    fi
+    for t in /proc/[0-9]*/task/[0-9]*; do
+        _p="${t#/proc/}"; _p="${_p%%/*}"
+        _st="$(cat "$t/patch_state" 2>/dev/null)" || continue
+        _c="$(cat "$t/comm" 2>/dev/null)"
+        echo "task $_p ${t##*/} $_st $_c"
+    done
+    _bp="$(blocker_pid)"
+    if [ -n "$_bp" ] && [ -d "/proc/$_bp" ]; then
+        echo "blocker $_bp"
+        echo "blocker_wchan $(cat /proc/$_bp/wchan 2>/dev/null)"
+        echo "blocker_stat $(cut -d' ' -f3 /proc/$_bp/stat)"
+        sed 's/^/blocker_stack /' "/proc/$_bp/stack" 2>/dev/null
+    fi
+    [ -r /proc/ps_target ] && sed 's/^/target /' /proc/ps_target
+    echo "cmdline $(cat /proc/cmdline)"
+    for m in /sys/module/ps_*; do
+        [ -d "$m" ] || continue
+        echo "module ${m##*/} taint=$(cat "$m/taint" 2>/dev/null) refcnt=$(cat "$m/refcnt" 2>/dev/null)"
+    done
+}
+ksnap() { block "$1" _ksnap; }
+
+# finish: the kernel log, for the host log and for start-time checks
+finish() {
+    block k:dmesg dmesg
+}
+trap finish EXIT
