@@ -1,0 +1,227 @@
+//! `patchscope status`: the state once, as a table, JSON, or Prometheus
+//! text for node_exporter's textfile collector.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use anyhow::Context;
+use kmod_bridge::model::{PatchState, Snapshot, StartSource};
+use kmod_bridge::sanitize::for_terminal;
+use kmod_bridge::watch::fmt_secs;
+
+use crate::cli::{StatusArgs, StatusFormat};
+
+/// Blocked threads listed in the table; `--json` has them all.
+const TABLE_THREADS: usize = 50;
+
+/// Run `status`.
+pub fn run(args: &StatusArgs) -> anyhow::Result<()> {
+    let mut source = crate::open::open(&args.source)?;
+    let snap = source
+        .snapshot()
+        .with_context(|| format!("reading live-patch state from {}", source.location()))?;
+    let format = if args.json {
+        StatusFormat::Json
+    } else {
+        args.format
+    };
+    let out = match format {
+        StatusFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&snap)?;
+            s.push('\n');
+            s
+        }
+        StatusFormat::Table => render_table(&snap),
+        StatusFormat::Prometheus => crate::cmd_exporter::render_textfile(&snap)?,
+    };
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth a message.
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("writing to stdout"),
+    }
+}
+
+fn yes_no(v: Option<bool>) -> &'static str {
+    match v {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "-",
+    }
+}
+
+/// The human-readable report. Every untrusted string goes through
+/// [`for_terminal`].
+pub fn render_table(snap: &Snapshot) -> String {
+    let mut o = String::new();
+    let k = &snap.kernel;
+    let _ = writeln!(
+        o,
+        "source {} ({}), kernel {} {}{}",
+        snap.source.kind,
+        for_terminal(&snap.source.location),
+        for_terminal(&k.os),
+        for_terminal(k.release.as_deref().unwrap_or("(release unknown)")),
+        k.abi_version
+            .as_deref()
+            .map(|v| format!(", livepatch ABI {}", for_terminal(v)))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(o);
+    if snap.patches.is_empty() {
+        let _ = writeln!(o, "no live patches loaded");
+    } else {
+        let w = snap
+            .patches
+            .iter()
+            .map(|p| for_terminal(&p.name).chars().count())
+            .max()
+            .unwrap_or(4)
+            .clamp(4, 40);
+        let _ = writeln!(
+            o,
+            "{:<w$}  {:<10}  {:<7}  {:<7}  {:<5}  {:<6}  {:>5}  OBJECTS",
+            "PATCH", "STATE", "ENABLED", "REPLACE", "ORDER", "SIGNED", "FUNCS"
+        );
+        for p in &snap.patches {
+            let objects: Vec<String> = p
+                .objects
+                .iter()
+                .map(|ob| {
+                    let mark = match ob.patched {
+                        Some(true) => "",
+                        Some(false) => " (not patched)",
+                        None => "",
+                    };
+                    format!("{}{mark}", for_terminal(&ob.name))
+                })
+                .collect();
+            let signed = match (p.signed, &p.signer) {
+                (Some(true), Some(_)) => "yes",
+                (s, _) => yes_no(s),
+            };
+            let _ = writeln!(
+                o,
+                "{:<w$}  {:<10}  {:<7}  {:<7}  {:<5}  {:<6}  {:>5}  {}",
+                for_terminal(&p.name),
+                p.state.as_str(),
+                if p.enabled { "yes" } else { "no" },
+                yes_no(p.replace),
+                p.stack_order.map(|n| n.to_string()).unwrap_or("-".into()),
+                signed,
+                p.function_count(),
+                objects.join(", ")
+            );
+        }
+    }
+    let _ = writeln!(o);
+    match &snap.transition {
+        None => {
+            let _ = writeln!(o, "transition: none (idle)");
+        }
+        Some(t) => {
+            let dir = match snap.patch(&t.patch).map(|p| p.state) {
+                Some(PatchState::Unpatching) => "unpatching",
+                _ => "patching",
+            };
+            let started = match (t.elapsed_seconds, t.started_at_source) {
+                (Some(e), StartSource::FirstSeen) => {
+                    format!("seen for {} (start time unknown)", fmt_secs(e))
+                }
+                (Some(e), StartSource::KernelLog) => {
+                    format!("running for {} (from the kernel log)", fmt_secs(e))
+                }
+                (Some(e), StartSource::Kernel) => format!("running for {}", fmt_secs(e)),
+                (None, _) => "start time unknown".to_string(),
+            };
+            let _ = writeln!(
+                o,
+                "transition: {dir} '{}' (target {}), {started}{}",
+                for_terminal(&t.patch),
+                t.target,
+                if t.forced { ", FORCED" } else { "" }
+            );
+            let _ = writeln!(
+                o,
+                "  threads: {} of {} moved ({:.1}%), {} pending{}",
+                t.threads_done(),
+                t.threads_total,
+                t.progress() * 100.0,
+                t.threads_pending,
+                t.signals_sent
+                    .map(|s| format!(", {s} fake signals sent"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if !snap.blocked_threads.is_empty() {
+        let _ = writeln!(o);
+        let _ = writeln!(o, "blocked threads: {}", snap.blocked_threads.len());
+        let _ = writeln!(
+            o,
+            "{:>8}  {:>8}  {:<16}  {:<5}  {:<16}  BLOCKING FUNCTION / STACK",
+            "TID", "PID", "COMM", "STATE", "WCHAN"
+        );
+        for t in snap.blocked_threads.iter().take(TABLE_THREADS) {
+            let _ = writeln!(
+                o,
+                "{:>8}  {:>8}  {:<16}  {:<5}  {:<16}  {}",
+                t.tid,
+                t.pid,
+                for_terminal(&t.comm),
+                for_terminal(&t.state),
+                for_terminal(t.wchan.as_deref().unwrap_or("-")),
+                for_terminal(
+                    t.blocking_function
+                        .as_deref()
+                        .unwrap_or("(not in a patched function)")
+                )
+            );
+            if !t.stack.is_empty() {
+                let frames: Vec<String> = t
+                    .stack
+                    .iter()
+                    .take(8)
+                    .map(|f| {
+                        let f = for_terminal(f.trim());
+                        let func = kmod_bridge::model::frame_function(&f).map(str::to_string);
+                        if func.is_some() && func.as_deref() == t.blocking_function.as_deref() {
+                            format!(">{f}<")
+                        } else {
+                            f.into_owned()
+                        }
+                    })
+                    .collect();
+                let _ = writeln!(o, "{:>46}  stack: {}", "", frames.join(" < "));
+            }
+        }
+        if snap.blocked_threads.len() > TABLE_THREADS {
+            let _ = writeln!(
+                o,
+                "... and {} more (all of them: patchscope status --json)",
+                snap.blocked_threads.len() - TABLE_THREADS
+            );
+        }
+    }
+    if let Some(c) = &snap.counters {
+        let _ = writeln!(o);
+        let _ = writeln!(
+            o,
+            "kernel counters: {} transitions completed, {} reversed, {} forced, {} fake signals",
+            c.transitions_completed, c.transitions_reversed, c.transitions_forced, c.signals_sent
+        );
+        if c.transitions_forced > 0 {
+            let _ = writeln!(o, "  a transition was forced on this kernel: plan a reboot");
+        }
+    }
+    if !snap.limitations.is_empty() {
+        let _ = writeln!(o);
+        for l in &snap.limitations {
+            let _ = writeln!(o, "note: {}", for_terminal(l));
+        }
+    }
+    o
+}
