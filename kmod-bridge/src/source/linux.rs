@@ -1,1 +1,0 @@
-//! linux source (being written).

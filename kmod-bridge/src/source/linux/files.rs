@@ -1,0 +1,182 @@
+//! Bounded reads of sysfs and procfs files, and the classification of
+//! their errors into "gone" (normal: the kernel removed it while we
+//! looked), "denied" (normal without root) and everything else.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+/// The most read from one sysfs/procfs file. Every attribute we read is a
+/// few bytes; a stack is a few KiB. The cap keeps a garbage or hostile
+/// file (a fixture, a FUSE mount given as root) from costing memory.
+pub(crate) const MAX_FILE_BYTES: u64 = 64 * 1024;
+
+/// How a failed read is treated.
+#[derive(Debug)]
+pub(crate) enum Fail {
+    /// The file or its directory went away (ENOENT, ESRCH): the thread
+    /// exited or the patch was removed. Skipped silently.
+    Gone,
+    /// No permission (EACCES, EPERM): a degraded view, not an error.
+    Denied,
+    /// Anything else.
+    Other(io::Error),
+}
+
+impl Fail {
+    /// Whether `e` means "went away" (see [`Fail::Gone`]).
+    pub(crate) fn is_gone(e: &io::Error) -> bool {
+        matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ESRCH))
+            || (e.raw_os_error().is_none() && e.kind() == io::ErrorKind::NotFound)
+    }
+
+    /// Classify an I/O error.
+    pub(crate) fn of(e: io::Error) -> Self {
+        match e.raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::ESRCH) => Fail::Gone,
+            Some(libc::EACCES) | Some(libc::EPERM) => Fail::Denied,
+            _ => match e.kind() {
+                io::ErrorKind::NotFound => Fail::Gone,
+                io::ErrorKind::PermissionDenied => Fail::Denied,
+                _ => Fail::Other(e),
+            },
+        }
+    }
+}
+
+/// Read at most [`MAX_FILE_BYTES`] of `path` into `buf` (cleared first),
+/// so one buffer serves a whole snapshot.
+pub(crate) fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<(), Fail> {
+    buf.clear();
+    let file = File::open(path).map_err(Fail::of)?;
+    file.take(MAX_FILE_BYTES)
+        .read_to_end(buf)
+        .map_err(Fail::of)?;
+    Ok(())
+}
+
+/// Read a tiny file (a `patch_state`) into a stack buffer with as few
+/// system calls as possible: open, one read (procfs returns the whole
+/// value at once), close. Returns the bytes read; a file longer than
+/// `out` is cut, which its parser then rejects as garbage.
+pub(crate) fn read_small(path: &Path, out: &mut [u8]) -> Result<usize, Fail> {
+    let mut file = File::open(path).map_err(Fail::of)?;
+    let mut n = 0;
+    while n < out.len() {
+        let chunk = out.get_mut(n..).unwrap_or_default();
+        match file.read(chunk) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Fail::of(e)),
+        }
+        // procfs hands out the whole value in the first read; a second
+        // read only to see EOF would double the system calls of the hot
+        // loop. A value ends with a newline, so stop there.
+        if out.get(..n).is_some_and(|b| b.ends_with(b"\n")) {
+            break;
+        }
+    }
+    Ok(n)
+}
+
+/// `bytes` without trailing ASCII whitespace (sysfs values end in `\n`).
+pub(crate) fn trim_end(bytes: &[u8]) -> &[u8] {
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    bytes.get(..end).unwrap_or_default()
+}
+
+/// `bytes` without leading and trailing ASCII whitespace.
+pub(crate) fn trim(bytes: &[u8]) -> &[u8] {
+    let t = trim_end(bytes);
+    let start = t
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(t.len());
+    t.get(start..).unwrap_or_default()
+}
+
+/// A sysfs boolean: `0` or `1` (the kernel prints them with `%d`).
+pub(crate) fn parse_01(bytes: &[u8]) -> Option<bool> {
+    match trim(bytes) {
+        b"0" => Some(false),
+        b"1" => Some(true),
+        _ => None,
+    }
+}
+
+/// A decimal integer, surrounding whitespace allowed.
+pub(crate) fn parse_num<T: std::str::FromStr>(bytes: &[u8]) -> Option<T> {
+    std::str::from_utf8(trim(bytes)).ok()?.parse().ok()
+}
+
+/// A short, terminal-safe quote of a bad value for an error message.
+pub(crate) fn quote_bad(bytes: &[u8]) -> String {
+    let cut = bytes.get(..40).unwrap_or(bytes);
+    let text = crate::sanitize::bytes_lossless(trim(cut));
+    let more = if bytes.len() > 40 { "…" } else { "" };
+    format!("\"{}{more}\"", crate::sanitize::for_terminal(&text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sysfs_values() {
+        assert_eq!(parse_01(b"1\n"), Some(true));
+        assert_eq!(parse_01(b" 0 \n"), Some(false));
+        assert_eq!(parse_01(b"2\n"), None);
+        assert_eq!(parse_01(b""), None);
+        assert_eq!(parse_01(b"\xff"), None);
+        assert_eq!(parse_num::<i32>(b"-1\n"), Some(-1));
+        assert_eq!(parse_num::<u32>(b"3\n"), Some(3));
+        assert_eq!(parse_num::<u32>(b"x3\n"), None);
+    }
+
+    #[test]
+    fn classifies_errors() {
+        assert!(matches!(
+            Fail::of(io::Error::from_raw_os_error(libc::ENOENT)),
+            Fail::Gone
+        ));
+        assert!(matches!(
+            Fail::of(io::Error::from_raw_os_error(libc::ESRCH)),
+            Fail::Gone
+        ));
+        assert!(matches!(
+            Fail::of(io::Error::from_raw_os_error(libc::EACCES)),
+            Fail::Denied
+        ));
+        assert!(matches!(
+            Fail::of(io::Error::from_raw_os_error(libc::EIO)),
+            Fail::Other(_)
+        ));
+    }
+
+    #[test]
+    fn quotes_bad_values_safely() {
+        assert_eq!(quote_bad(b"\x1b[2Jyes\n"), "\"\\x1b[2Jyes\"");
+        let long = vec![b'a'; 100];
+        assert!(quote_bad(&long).ends_with("…\""));
+    }
+
+    #[test]
+    fn reads_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big");
+        std::fs::write(&p, vec![b'x'; 200_000]).unwrap();
+        let mut buf = Vec::new();
+        read_into(&p, &mut buf).unwrap();
+        assert_eq!(buf.len() as u64, MAX_FILE_BYTES);
+        let mut small = [0u8; 8];
+        assert_eq!(read_small(&p, &mut small).unwrap(), 8);
+        assert!(matches!(
+            read_into(&dir.path().join("none"), &mut buf),
+            Err(Fail::Gone)
+        ));
+    }
+}
