@@ -11,10 +11,16 @@ sleep 3
 ps_status ps:status.stalled
 ksnap k:stalled
 mark force.start
-pscope ps:force force ps_lp_stall --yes --source linux
+pscope ps:force force ps_lp_stall --yes --source linux ||
+    have_patchscope || block do:force.direct sh -c "echo 1 > $LP/ps_lp_stall/force"
 mark force.end
-ps_status ps:status.forcing
-ksnap k:forcing
+# the kernel completes a forced transition at its next retry (<= 1 s):
+# sample until then
+i=0
+while [ $i -lt 8 ] && ! tr_done ps_lp_stall; do
+    ps_status ps:status.forcing.$i || break
+    i=$((i + 1))
+done
 block do:wait.done wait_until 30 tr_done ps_lp_stall
 mark done
 ps_status ps:status.after

@@ -11,7 +11,8 @@ sleep 3
 ps_status ps:status.stalled
 ksnap k:stalled
 mark revert.start
-pscope ps:revert revert ps_lp_stall --yes --source linux
+pscope ps:revert revert ps_lp_stall --yes --source linux ||
+    have_patchscope || block do:revert.direct sh -c "echo 0 > $LP/ps_lp_stall/enabled"
 mark revert.end
 ps_status ps:status.reverting
 ksnap k:reverting
