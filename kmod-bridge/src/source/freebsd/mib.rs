@@ -9,7 +9,9 @@
 //! kern.livepatch.abi_version              string  "1.0"
 //! kern.livepatch.abi_major / abi_minor    uint
 //! kern.livepatch.kernel                   string  kernel ident/release
+//! kern.livepatch.time                     int64   kernel clock when read (optional)
 //! kern.livepatch.npatches                 uint
+//! kern.livepatch.blocked_max              uint RW tunable, lines listed in `blocked` (optional)
 //! kern.livepatch.stats.{transitions_completed,transitions_reversed,
 //!                       transitions_forced,signals_sent}   uint64 counters
 //! kern.livepatch.transition.active        int     0/1
@@ -57,6 +59,15 @@ pub const ABI_MINOR_NODE: &str = "kern.livepatch.abi_minor";
 pub const KERNEL: &str = "kern.livepatch.kernel";
 /// `kern.livepatch.npatches`.
 pub const NPATCHES: &str = "kern.livepatch.npatches";
+/// `kern.livepatch.time` (optional): the kernel's clock when the node is
+/// read, Unix seconds. It tells a captured dump's reader when the dump was
+/// taken, so elapsed times stay those of the capture.
+pub const TIME: &str = "kern.livepatch.time";
+/// `kern.livepatch.blocked_max` (optional, read-write tunable): the most
+/// lines `transition.blocked` lists; `transition.nblocked` counts all.
+pub const BLOCKED_MAX: &str = "kern.livepatch.blocked_max";
+/// Default of [`BLOCKED_MAX`].
+pub const BLOCKED_MAX_DEFAULT: u32 = 1024;
 
 /// `kern.livepatch.stats.*` counters.
 pub const STATS_COMPLETED: &str = "kern.livepatch.stats.transitions_completed";
@@ -149,15 +160,60 @@ pub mod sig {
 /// `tid \t pid \t state \t blocked_since \t wchan \t blocking_function \t comm \t stack`
 ///
 /// `state` is one letter (R S D T Z I, `?` unknown); `blocked_since` is Unix
-/// seconds (0: unknown); `wchan` and `blocking_function` are `-` when
-/// empty; `stack` is frames `func+0xoff` separated by `;`, innermost first.
-/// Lines are separated by `\n`. Readers ignore extra trailing fields (later
-/// minor versions may add some).
+/// seconds (0: unknown); `wchan`, `blocking_function` and `stack` are `-`
+/// ([`BLOCKED_EMPTY`]) when empty; `stack` is frames `func+0xoff` separated
+/// by `;`, innermost first. Writers also encode bytes that are not valid
+/// UTF-8 (the C helper encodes every byte `>= 0x80`), so the node is plain
+/// ASCII. Lines are separated by `\n`. Readers ignore extra trailing fields
+/// (later minor versions may add some).
 pub const BLOCKED_LINE_FORMAT: &str =
     "tid\tpid\tstate\tblocked_since\twchan\tblocking_function\tcomm\tstack";
 
 /// Number of fields in a blocked-thread line of ABI 1.0.
 pub const BLOCKED_FIELDS: usize = 8;
+
+/// Written for an empty `wchan`, `blocking_function` or `stack` field (a
+/// value that is itself `-` is written `%2D`).
+pub const BLOCKED_EMPTY: &str = "-";
+
+/// Value type of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeType {
+    /// An integer node of any width (`I`, `IU`, `Q`, `QU`).
+    Int,
+    /// A string node (`A`).
+    Str,
+}
+
+/// The type of a node of the ABI 1.x layout, `None` for names the layout
+/// does not have (a newer minor's nodes, or names outside the MIB). Dumps
+/// carry only text: this is how the dump reader knows what a value is.
+pub fn node_type(name: &str) -> Option<NodeType> {
+    use NodeType::{Int, Str};
+    match name {
+        ABI_VERSION | KERNEL | TR_PATCH | TR_BLOCKED => return Some(Str),
+        ABI_MAJOR_NODE | ABI_MINOR_NODE | TIME | NPATCHES | BLOCKED_MAX | STATS_COMPLETED
+        | STATS_REVERSED | STATS_FORCED | STATS_SIGNALS | TR_ACTIVE | TR_TARGET | TR_STARTED
+        | TR_THREADS_TOTAL | TR_THREADS_PENDING | TR_FORCED | TR_SIGNALS | TR_NBLOCKED
+        | TR_FORCE | TR_SIGNAL => return Some(Int),
+        _ => {}
+    }
+    let rest = name.strip_prefix(PATCH_PREFIX)?.strip_prefix('.')?;
+    let parts: Vec<&str> = rest.split('.').collect();
+    use patch_leaf as l;
+    match parts.as_slice() {
+        [_, l::NAME | l::SIGNER] => Some(Str),
+        [
+            _,
+            l::ENABLED | l::STATE | l::REPLACE | l::STACK_ORDER | l::SIGNED | l::LOADED | l::NFUNCS,
+        ] => Some(Int),
+        [_, l::OBJ, _, l::OBJ_NAME] => Some(Str),
+        [_, l::OBJ, _, l::OBJ_PATCHED] => Some(Int),
+        [_, l::OBJ, _, l::FUNC, _, l::OBJ_NAME] => Some(Str),
+        [_, l::OBJ, _, l::FUNC, _, l::FUNC_SYMPOS | l::FUNC_CALLS] => Some(Int),
+        _ => None,
+    }
+}
 
 /// Turn a name into a MIB component: bytes outside `[A-Za-z0-9_]` become
 /// `_`; an empty name becomes `_`. The real name goes in the `name` leaf.
@@ -239,8 +295,42 @@ mod tests {
     }
 
     #[test]
+    fn node_types_follow_the_layout() {
+        assert_eq!(node_type(ABI_VERSION), Some(NodeType::Str));
+        assert_eq!(node_type(TR_BLOCKED), Some(NodeType::Str));
+        assert_eq!(node_type(TR_NBLOCKED), Some(NodeType::Int));
+        assert_eq!(node_type(BLOCKED_MAX), Some(NodeType::Int));
+        assert_eq!(
+            node_type("kern.livepatch.patch.p.name"),
+            Some(NodeType::Str)
+        );
+        assert_eq!(
+            node_type("kern.livepatch.patch.p.state"),
+            Some(NodeType::Int)
+        );
+        assert_eq!(
+            node_type("kern.livepatch.patch.p.obj.kernel.func.f.name"),
+            Some(NodeType::Str)
+        );
+        assert_eq!(
+            node_type("kern.livepatch.patch.p.obj.kernel.func.f.calls"),
+            Some(NodeType::Int)
+        );
+        assert_eq!(node_type("kern.livepatch.patch.p.future_leaf"), None);
+        assert_eq!(node_type("kern.ostype"), None);
+    }
+
+    #[test]
     fn fields_round_trip() {
-        for s in ["plain", "with\ttab", "100%", "a;b", "\u{1b}[31mred", "héllo", ""] {
+        for s in [
+            "plain",
+            "with\ttab",
+            "100%",
+            "a;b",
+            "\u{1b}[31mred",
+            "héllo",
+            "",
+        ] {
             assert_eq!(decode_field(&encode_field(s, Some(b';'))), s, "{s:?}");
         }
         assert_eq!(encode_field("a\tb%", None), "a%09b%25");

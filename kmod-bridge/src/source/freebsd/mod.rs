@@ -6,6 +6,8 @@
 //! most tests and a real FreeBSD box share one decoder ([`decode`]).
 
 pub mod decode;
+#[cfg(test)]
+mod fake;
 pub mod mib;
 #[cfg(target_os = "freebsd")]
 pub mod os;
@@ -135,7 +137,20 @@ impl<T: MibTree> Source for MibSource<T> {
     fn snapshot(&mut self) -> Result<Snapshot, SourceError> {
         let nodes = self.tree.read_all(mib::ROOT)?;
         let taken_at = unix_now();
-        let decoded = decode::decode(&nodes, taken_at)?;
+        let mut decoded = decode::decode(&nodes, taken_at)?;
+        // A dump is read long after capture: its own clock node says when
+        // it was taken, so ages stay those of the capture.
+        let taken_at = match (self.kind, decoded.clock) {
+            (SourceKind::Dump, Some(clock)) => clock,
+            (SourceKind::Dump, None) => {
+                decoded.limitations.push(format!(
+                    "the dump does not say when it was captured (no {}): ages are counted up to now",
+                    mib::TIME
+                ));
+                taken_at
+            }
+            _ => taken_at,
+        };
         self.components = decoded.components;
         Ok(Snapshot {
             schema_version: crate::model::JSON_SCHEMA_VERSION,
