@@ -126,3 +126,35 @@ finish() {
     block k:dmesg dmesg
 }
 trap finish EXIT
+
+# net_up: virtio-net from the kernel image's modules, eth0 = 10.0.2.15/24
+# (qemu user networking, restrict=on: the guest reaches nothing outside; the
+# host reaches the guest only through hostfwd on 127.0.0.1)
+net_up() {
+    for m in $(cat /ps/net/order); do
+        insmod "/ps/net/$m.ko" || return 1
+    done
+    wait_until 10 test -e /sys/class/net/eth0 || return 1
+    ifconfig lo 127.0.0.1 up
+    ifconfig eth0 10.0.2.15 netmask 255.255.255.0 up
+}
+
+# command_loop: host-driven steps; prints "@@PS WAITCMD" then reads one
+# command per line from the console and runs cmd_<word> (defined by the
+# scenario) until "quit"
+command_loop() {
+    while :; do
+        echo "@@PS WAITCMD"
+        read -r _cmd _arg || return 0
+        case "$_cmd" in
+            quit) return 0 ;;
+            "") ;;
+            *) if type "cmd_$_cmd" >/dev/null 2>&1; then
+                   "cmd_$_cmd" $_arg
+                   echo "@@PS ACK $_cmd rc=$?"
+               else
+                   echo "@@PS ACK $_cmd rc=127 unknown"
+               fi ;;
+        esac
+    done
+}
