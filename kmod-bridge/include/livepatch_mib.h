@@ -114,9 +114,10 @@
  * in the stack field ';' too, so the node is plain ASCII and a thread name
  * cannot forge fields, lines or terminal escapes. state is one letter
  * (R S D T Z I, '?' unknown); blocked_since is Unix seconds (0 unknown);
- * an empty wchan, blocking_function or stack is written "-" (and a value
- * that is itself "-" as "%2D"); stack is frames "func+0xoff" separated by
- * ';', innermost first. Readers ignore extra trailing fields.
+ * an empty wchan or blocking_function is written "-" (and a value that is
+ * itself "-" as "%2D", see livepatch_mib_encode_opt); comm is written as
+ * is, encoded; stack is frames "func+0xoff" separated by ';', innermost
+ * first, or "-" when there are none. Readers ignore extra trailing fields.
  *
  * Example line (a thread named "evil<ESC>[2J" sleeping in vn_read):
  *   101234\t4321\tD\t1718000000\tbiord\tvn_read\tevil%1B[2J\tsleepq_wait+0x2c;_sleep+0x1f1;vn_read+0x1c;dofileread+0x81
@@ -129,48 +130,21 @@
 /* sbuf_printf(9) format of a line's leading numeric fields. */
 #define LIVEPATCH_BLOCKED_PREFIX_PRINTF	"%d\t%d\t%c\t%jd\t"
 
-#ifdef _KERNEL
-#include <sys/types.h>
-#include <sys/sbuf.h>
-
 /*
- * Append s to sb percent-encoded as a blocked-line field. in_stack also
- * encodes ';' (frame separator). An empty s is written "-".
- */
-static __inline void
-livepatch_mib_encode(struct sbuf *sb, const char *s, int in_stack)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	if (s == NULL || *p == '\0') {
-		sbuf_cat(sb, LIVEPATCH_BLOCKED_EMPTY);
-		return;
-	}
-	if (p[0] == '-' && p[1] == '\0') {
-		sbuf_cat(sb, "%2D");
-		return;
-	}
-	for (; *p != '\0'; p++) {
-		if (*p < 0x20 || *p >= 0x7f || *p == '%' ||
-		    (in_stack && *p == LIVEPATCH_BLOCKED_FRAME_SEP))
-			sbuf_printf(sb, "%%%02X", *p);
-		else
-			sbuf_putc(sb, *p);
-	}
-}
-
-/*
+ * Usable in the kernel and in userland tools.
+ *
  * Write the node component for name into buf (size len): bytes outside
- * [A-Za-z0-9_] become '_', an empty name becomes "_".
+ * [A-Za-z0-9_] become '_', an empty name becomes "_". When two names give
+ * the same component, the module appends "_2", "_3", ... to the later ones.
  */
 static __inline void
-livepatch_mib_component(char *buf, size_t len, const char *name)
+livepatch_mib_component(char *buf, unsigned long len, const char *name)
 {
-	size_t i;
+	unsigned long i;
 
 	if (len == 0)
 		return;
-	if (name == NULL || name[0] == '\0') {
+	if (name == (const char *)0 || name[0] == '\0') {
 		if (len > 1) {
 			buf[0] = '_';
 			buf[1] = '\0';
@@ -186,6 +160,47 @@ livepatch_mib_component(char *buf, size_t len, const char *name)
 	}
 	buf[i] = '\0';
 }
+
+#ifdef _KERNEL
+#include <sys/types.h>
+#include <sys/sbuf.h>
+
+/*
+ * Append s to sb percent-encoded as (part of) a blocked-line field; in_stack
+ * also encodes ';', for one frame of the stack field. Use it as is for comm
+ * (an empty comm is an empty field; a comm "-" is just that).
+ */
+static __inline void
+livepatch_mib_encode(struct sbuf *sb, const char *s, int in_stack)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (s == NULL)
+		return;
+	for (; *p != '\0'; p++) {
+		if (*p < 0x20 || *p >= 0x7f || *p == '%' ||
+		    (in_stack && *p == LIVEPATCH_BLOCKED_FRAME_SEP))
+			sbuf_printf(sb, "%%%02X", *p);
+		else
+			sbuf_putc(sb, *p);
+	}
+}
+
+/*
+ * Append the wchan or blocking_function field: "-" when s is empty or NULL,
+ * "%2D" when s is itself "-", else s encoded.
+ */
+static __inline void
+livepatch_mib_encode_opt(struct sbuf *sb, const char *s)
+{
+	if (s == NULL || s[0] == '\0')
+		sbuf_cat(sb, LIVEPATCH_BLOCKED_EMPTY);
+	else if (s[0] == '-' && s[1] == '\0')
+		sbuf_cat(sb, "%2D");
+	else
+		livepatch_mib_encode(sb, s, 0);
+}
+
 #endif /* _KERNEL */
 
 #endif /* !_LIVEPATCH_MIB_H_ */
