@@ -1,1 +1,0 @@
-//! sim source (being written).
