@@ -151,3 +151,68 @@ fn translate(e: std::io::Error, plan: &ControlPlan, w: &PlannedWrite) -> Control
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::Precondition;
+
+    fn plan(kind: ActionKind, value: &str) -> (ControlPlan, PlannedWrite) {
+        let w = PlannedWrite {
+            target: "/sys/kernel/livepatch/p/x".into(),
+            value: value.into(),
+        };
+        let plan = ControlPlan {
+            action: ControlAction {
+                kind,
+                patch: "p".into(),
+            },
+            writes: vec![w.clone()],
+            effect: String::new(),
+            irreversible: false,
+            advice: None,
+            precondition: Precondition {
+                patch_state: PatchState::Patching,
+                transition: None,
+            },
+        };
+        (plan, w)
+    }
+
+    fn msg(kind: ActionKind, value: &str, errno: i32) -> (ControlError, String) {
+        let (p, w) = plan(kind, value);
+        let e = translate(std::io::Error::from_raw_os_error(errno), &p, &w);
+        let m = e.to_string();
+        (e, m)
+    }
+
+    #[test]
+    fn kernel_answers_in_plain_words() {
+        let (e, m) = msg(ActionKind::Revert, "0", libc::EPERM);
+        assert!(matches!(e, ControlError::PermissionDenied { .. }));
+        assert!(m.contains("/sys/kernel/livepatch/p/x needs root"), "{m}");
+        let (e, _) = msg(ActionKind::Force, "1", libc::EACCES);
+        assert!(matches!(e, ControlError::PermissionDenied { .. }));
+        let (e, m) = msg(ActionKind::Revert, "0", libc::EINVAL);
+        assert!(matches!(e, ControlError::Refused { .. }));
+        assert!(m.ends_with("EINVAL: 'p' is already disabled"), "{m}");
+        let (_, m) = msg(ActionKind::Revert, "1", libc::EINVAL);
+        assert!(
+            m.contains("re-enabling needs the patch module reloaded"),
+            "{m}"
+        );
+        let (_, m) = msg(ActionKind::Force, "1", libc::EINVAL);
+        assert!(m.contains("'p' is not in transition"), "{m}");
+        let (_, m) = msg(ActionKind::Revert, "0", libc::EBUSY);
+        assert!(m.contains("another patch is in transition"), "{m}");
+        let (e, m) = msg(ActionKind::Revert, "0", libc::ENOENT);
+        assert!(matches!(e, ControlError::StateChanged { .. }));
+        assert!(m.contains("no longer exists"), "{m}");
+        let (e, m) = msg(ActionKind::Revert, "0", libc::EIO);
+        assert!(matches!(e, ControlError::Io { .. }));
+        assert!(
+            m.starts_with("writing 0 to /sys/kernel/livepatch/p/x failed"),
+            "{m}"
+        );
+    }
+}

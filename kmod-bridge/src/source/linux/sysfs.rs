@@ -89,18 +89,26 @@ pub(crate) fn read_patches(
     Ok(patches)
 }
 
-/// A required file is missing: normal when the whole patch went away, an
-/// error otherwise.
-fn missing_required(dir: &Path, file: &Path, e: Fail) -> Result<Option<bool>, SourceError> {
+/// A required file could not be read. Missing is normal while the kernel
+/// removes (or creates) a patch directory: the patch is skipped, with a
+/// limitation when the directory is still there. No permission or another
+/// error fails the snapshot.
+fn missing_required(
+    dir: &Path,
+    file: &Path,
+    e: Fail,
+    limitations: &mut Vec<String>,
+) -> Result<(), SourceError> {
     match e {
-        Fail::Gone if !dir.exists() => Ok(None),
-        Fail::Gone => Err(SourceError::Io {
-            path: file.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "file missing from a live patch directory (is this a klp sysfs tree?)",
-            ),
-        }),
+        Fail::Gone => {
+            if dir.exists() {
+                limitations.push(format!(
+                    "{} is missing (the patch is being created or removed?): patch not shown",
+                    file.display()
+                ));
+            }
+            Ok(())
+        }
         Fail::Denied => Err(SourceError::PermissionDenied {
             path: file.to_path_buf(),
         }),
@@ -111,19 +119,14 @@ fn missing_required(dir: &Path, file: &Path, e: Fail) -> Result<Option<bool>, So
     }
 }
 
-/// Read a required `0|1` file. `Ok(None)`: the patch went away.
-fn required_01(dir: &Path, leaf: &str, buf: &mut Vec<u8>) -> Result<Option<bool>, SourceError> {
-    let file = dir.join(leaf);
-    match files::read_into(&file, buf) {
-        Ok(()) => match files::parse_01(buf) {
-            Some(v) => Ok(Some(v)),
-            None => Err(SourceError::parse(
-                file.display().to_string(),
-                format!("expected 0 or 1, found {}", files::quote_bad(buf)),
-            )),
-        },
-        Err(e) => missing_required(dir, &file, e),
-    }
+/// A required `0|1` value, or the error naming the file.
+fn parse_required(file: &Path, buf: &[u8]) -> Result<bool, SourceError> {
+    files::parse_01(buf).ok_or_else(|| {
+        SourceError::parse(
+            file.display().to_string(),
+            format!("expected 0 or 1, found {}", files::quote_bad(buf)),
+        )
+    })
 }
 
 /// Read an optional file with `parse`. Missing (older kernel) is `None`
@@ -173,17 +176,17 @@ fn read_patch(
     limitations: &mut Vec<String>,
 ) -> Result<Option<SysfsPatch>, SourceError> {
     let name = bytes_lossless(dir_name.as_bytes());
-    let Some(enabled) = required_01(dir, "enabled", buf)? else {
-        return Ok(None);
+    let enabled_file = dir.join("enabled");
+    let enabled = match files::read_into(&enabled_file, buf) {
+        Ok(()) => parse_required(&enabled_file, buf)?,
+        Err(e) => {
+            missing_required(dir, &enabled_file, e, limitations)?;
+            return Ok(None);
+        }
     };
     let transition_file = dir.join("transition");
     let transition = match files::read_into(&transition_file, buf) {
-        Ok(()) => files::parse_01(buf).ok_or_else(|| {
-            SourceError::parse(
-                transition_file.display().to_string(),
-                format!("expected 0 or 1, found {}", files::quote_bad(buf)),
-            )
-        })?,
+        Ok(()) => parse_required(&transition_file, buf)?,
         Err(Fail::Gone) if !dir.exists() => return Ok(None),
         Err(Fail::Gone) => {
             limitations.push(format!(
@@ -193,7 +196,7 @@ fn read_patch(
             false
         }
         Err(e) => {
-            missing_required(dir, &transition_file, e)?;
+            missing_required(dir, &transition_file, e, limitations)?;
             return Ok(None);
         }
     };
