@@ -675,3 +675,263 @@ fn read_all_filters_by_root() {
     assert!(t.read_all("kern.livepatch.t").unwrap().is_empty());
     assert!(t.read_all("vm").unwrap().is_empty());
 }
+
+// Through the FreeBSD decoder: what the console, the exporter and
+// `status --json` see.
+mod snapshot {
+    use std::time::Duration;
+
+    use super::super::*;
+    use crate::control::{ControlAction, ControlError};
+    use crate::model::{PatchState, Snapshot, StartSource, Target};
+    use crate::source::Source;
+
+    const TXG_NAME: &str = "lp-2025.06-zfs-txg";
+
+    fn src(s: Scenario) -> MibSource<SimTree> {
+        open(SimConfig::manual(s)).unwrap()
+    }
+
+    fn snap(src: &mut MibSource<SimTree>) -> Snapshot {
+        let s = src.snapshot().unwrap();
+        assert!(s.limitations.is_empty(), "{:?}", s.limitations);
+        s
+    }
+
+    #[test]
+    fn every_scenario_decodes() {
+        for sc in Scenario::ALL {
+            let mut src = src(sc);
+            assert_eq!(src.kind(), SourceKind::Sim);
+            assert!(src.capabilities().revert && src.capabilities().force);
+            let s = snap(&mut src);
+            assert_eq!(s.source.kind, SourceKind::Sim);
+            assert!(s.source.writable);
+            assert!(s.source.location.contains(sc.name()));
+            assert_eq!(s.kernel.abi_version.as_deref(), Some("1.0"));
+            assert!(!s.patches.is_empty());
+            let c = s.counters.unwrap();
+            assert!(c.transitions_completed > 0);
+            for p in &s.patches {
+                assert!(p.function_count() > 0);
+                assert!(p.loaded_at.is_some());
+            }
+            let in_transition = matches!(
+                sc,
+                Scenario::Progressing | Scenario::Stalled | Scenario::Replace | Scenario::Storm
+            );
+            assert_eq!(s.transition.is_some(), in_transition, "{sc}");
+            if in_transition {
+                // Every scenario with blocked threads has the hostile one,
+                // raw in the model (sanitising is the display's job).
+                assert!(
+                    s.blocked_threads.iter().any(|b| b.comm == HOSTILE_COMM),
+                    "{sc}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn stalled_snapshot() {
+        let mut src = src(Scenario::Stalled);
+        let s = snap(&mut src);
+        let t = s.transition.clone().unwrap();
+        assert_eq!(t.patch, TXG_NAME);
+        assert_eq!(t.target, Target::Patched);
+        assert_eq!(t.started_at_source, StartSource::Kernel);
+        assert_eq!((t.threads_total, t.threads_pending), (DEFAULT_THREADS, 6));
+        assert!(!t.forced);
+        // Elapsed follows the simulated clock (`kern.livepatch.time`).
+        let e0 = t.elapsed_seconds.unwrap();
+        assert!((150.0..=240.0).contains(&e0), "{e0}");
+        let p = s.patch_in_transition().unwrap();
+        assert_eq!(p.state, PatchState::Patching);
+        assert_eq!(p.signed, Some(true));
+        assert!(
+            p.signer
+                .as_deref()
+                .unwrap()
+                .starts_with("livepatch-signing-2025:")
+        );
+        assert_eq!(s.blocked_threads.len(), 6);
+        let funcs: Vec<String> = p
+            .objects
+            .iter()
+            .flat_map(|o| o.functions.iter().map(|f| f.name.clone()))
+            .collect();
+        for b in &s.blocked_threads {
+            let f = b.blocking_function.as_deref().unwrap();
+            assert!(funcs.iter().any(|x| x == f), "{f}");
+            assert!(b.stack.iter().any(|fr| fr.starts_with(&format!("{f}+0x"))));
+            assert!(b.blocked_since.unwrap() > t.started_at.unwrap());
+            assert!(matches!(b.state.as_str(), "D" | "S"));
+        }
+        let g_down = s
+            .blocked_threads
+            .iter()
+            .find(|b| b.comm == "geom{g_down}")
+            .unwrap();
+        assert_eq!(g_down.wchan.as_deref(), Some("-"));
+        assert_eq!(
+            g_down.blocking_function.as_deref(),
+            Some("g_io_schedule_down")
+        );
+        let pg = s
+            .blocked_threads
+            .iter()
+            .find(|b| b.comm == "postgres")
+            .unwrap();
+        assert_eq!(
+            (pg.state.as_str(), pg.wchan.as_deref()),
+            ("S", Some("select"))
+        );
+
+        src.tree_mut().advance(Duration::from_secs(3600));
+        let s2 = snap(&mut src);
+        let t2 = s2.transition.unwrap();
+        assert_eq!(t2.threads_pending, 6);
+        assert!((t2.elapsed_seconds.unwrap() - e0 - 3600.0).abs() < 1e-6);
+        assert!(t2.signals_sent.unwrap() > t.signals_sent.unwrap());
+    }
+
+    #[test]
+    fn controls_through_plan_and_execute() {
+        crate::audit::capture();
+        // Signal, then revert: the reversed transition completes and the
+        // patch is gone.
+        let mut src = src(Scenario::Stalled);
+        let plan = src.plan(&ControlAction::signal(TXG_NAME)).unwrap();
+        assert_eq!(plan.writes[0].target, mib::TR_SIGNAL);
+        src.execute(&plan).unwrap();
+        assert_eq!(snap(&mut src).blocked_threads.len(), 5);
+
+        let plan = src.plan(&ControlAction::revert(TXG_NAME)).unwrap();
+        assert_eq!(
+            plan.writes[0].target,
+            "kern.livepatch.patch.lp_2025_06_zfs_txg.enabled"
+        );
+        let out = src.execute(&plan).unwrap();
+        assert!(out.message.contains("reversed"), "{}", out.message);
+        let s = snap(&mut src);
+        assert_eq!(s.transition.as_ref().unwrap().target, Target::Unpatched);
+        assert_eq!(s.patch(TXG_NAME).unwrap().state, PatchState::Unpatching);
+        assert!(s.blocked_threads.is_empty());
+        src.tree_mut().advance(Duration::from_secs(10));
+        let s = snap(&mut src);
+        assert!(s.transition.is_none());
+        assert!(s.patch(TXG_NAME).is_none());
+        assert!(matches!(
+            src.plan(&ControlAction::revert(TXG_NAME)),
+            Err(ControlError::NoSuchPatch(_))
+        ));
+
+        // Force.
+        let mut src = super::super::open(SimConfig::manual(Scenario::Stalled)).unwrap();
+        let before = snap(&mut src).counters.unwrap();
+        let plan = src.plan(&ControlAction::force(TXG_NAME)).unwrap();
+        assert!(plan.irreversible);
+        src.execute(&plan).unwrap();
+        let s = snap(&mut src);
+        assert!(s.transition.is_none());
+        assert_eq!(s.patch(TXG_NAME).unwrap().state, PatchState::Enabled);
+        let after = s.counters.unwrap();
+        assert_eq!(after.transitions_forced, before.transitions_forced + 1);
+        assert!(matches!(
+            src.plan(&ControlAction::force(TXG_NAME)),
+            Err(ControlError::NotInTransition(_))
+        ));
+
+        // A plan made before the state changed is refused, nothing written.
+        let mut src = super::super::open(SimConfig::manual(Scenario::Progressing)).unwrap();
+        let plan = src
+            .plan(&ControlAction::force("lp-2025.06-tcp-sack"))
+            .unwrap();
+        src.tree_mut().advance(Duration::from_secs(120));
+        assert!(matches!(
+            src.execute(&plan),
+            Err(ControlError::StateChanged { .. })
+        ));
+        assert_eq!(snap(&mut src).counters.unwrap().transitions_forced, 0);
+
+        let lines = crate::audit::take_captured();
+        assert!(lines.iter().any(|l| l.contains(mib::TR_FORCE)), "{lines:?}");
+    }
+
+    #[test]
+    fn replace_snapshot_drops_replaced_patches() {
+        let mut src = src(Scenario::Replace);
+        let s = snap(&mut src);
+        let cum = s.patch_in_transition().unwrap();
+        assert_eq!(cum.replace, Some(true));
+        assert_eq!(cum.stack_order, Some(4));
+        src.tree_mut().advance(Duration::from_secs(90));
+        let s = snap(&mut src);
+        assert!(s.transition.is_none());
+        let names: Vec<&str> = s.patches.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["lp-2025.07-cumulative"]);
+        assert_eq!(s.patches[0].stack_order, Some(1));
+    }
+
+    #[test]
+    fn signatures_decode() {
+        let s = snap(&mut src(Scenario::Signatures));
+        let signed: Vec<Option<bool>> = s.patches.iter().map(|p| p.signed).collect();
+        assert_eq!(signed, [Some(true), None, Some(false), Some(false)]);
+        let hotfix = s.patch("lp-2025.06-hotfix").unwrap();
+        assert_eq!(hotfix.state, PatchState::Disabled);
+        assert!(!hotfix.enabled);
+        assert!(hotfix.objects.iter().all(|o| o.patched == Some(false)));
+    }
+
+    #[test]
+    fn a_million_threads_snapshot() {
+        let cfg = SimConfig {
+            threads: 1_000_000,
+            ..SimConfig::manual(Scenario::Storm)
+        };
+        let mut src = open(cfg).unwrap();
+        let s = src.snapshot().unwrap();
+        let t = s.transition.unwrap();
+        assert_eq!(t.threads_total, 1_000_000);
+        assert_eq!(t.threads_pending, STORM_MAX_BLOCKED);
+        assert_eq!(s.blocked_threads.len(), mib::BLOCKED_MAX_DEFAULT as usize);
+        // The decoder says the list is capped.
+        assert!(
+            s.limitations.iter().any(|l| l.contains("100000")),
+            "{:?}",
+            s.limitations
+        );
+        for sc in [Scenario::Stalled, Scenario::Progressing, Scenario::Replace] {
+            let cfg = SimConfig {
+                threads: 1_000_000,
+                ..SimConfig::manual(sc)
+            };
+            assert_eq!(
+                open(cfg)
+                    .unwrap()
+                    .snapshot()
+                    .unwrap()
+                    .transition
+                    .unwrap()
+                    .threads_total,
+                1_000_000
+            );
+        }
+    }
+
+    #[test]
+    fn same_seed_same_snapshot() {
+        for sc in Scenario::ALL {
+            let mut a = open(SimConfig::manual(sc)).unwrap();
+            let mut b = open(SimConfig::manual(sc)).unwrap();
+            a.tree_mut().advance(Duration::from_secs(5));
+            b.tree_mut().advance(Duration::from_secs(5));
+            let sa = a.snapshot().unwrap();
+            let mut sb = b.snapshot().unwrap();
+            // Only the reader's own clock differs.
+            sb.taken_at = sa.taken_at;
+            assert_eq!(sa, sb, "{sc}");
+        }
+    }
+}
