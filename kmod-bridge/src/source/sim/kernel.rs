@@ -338,6 +338,18 @@ impl Kernel {
         }
     }
 
+    /// Count the automatic signals a transition that started before second
+    /// 0 has already sent (scenarios begin mid-transition). Call once, when
+    /// the blocked list is the one the transition has had since its start.
+    pub fn backfill_signals(&mut self) {
+        if let Some(tr) = &mut self.transition {
+            let sent =
+                signal_rounds(tr.started, tr.started, self.tick).saturating_mul(tr.summary.kernel);
+            tr.signals = tr.signals.saturating_add(sent);
+            self.stats.signals = self.stats.signals.saturating_add(sent);
+        }
+    }
+
     /// `n` ticks of a quiescent kernel: call counters and signal rounds.
     fn bulk_ticks(&mut self, n: i64) {
         self.grow_calls(u64::try_from(n).unwrap_or(0));

@@ -247,6 +247,9 @@ fn stalled_shape() {
     assert_eq!(m.int(mib::TR_NBLOCKED), 6);
     let elapsed = MANUAL_EPOCH - m.int(mib::TR_STARTED);
     assert!((150..=240).contains(&elapsed), "{elapsed}");
+    // Three D kernel threads have had an automatic signal every 15 s.
+    assert_eq!(m.int(mib::TR_SIGNALS), elapsed / 15 * 3);
+    assert!(m.int(mib::STATS_SIGNALS) >= m.int(mib::TR_SIGNALS));
     let raw = m.str(mib::TR_BLOCKED);
     assert!(!raw.contains('\u{1b}'), "escapes are encoded in the node");
     let lines = m.blocked();
