@@ -124,6 +124,18 @@ fn parse_with_lines(text: &str, origin: &str) -> Result<Parsed, SourceError> {
             }
             continue;
         }
+        if line.starts_with(mib::ROOT) && line.as_bytes().get(mib::ROOT.len()) == Some(&b'.') {
+            // Blocked-thread lines start with a digit: this is a node line
+            // cut short (or edited), not part of a value.
+            return Err(SourceError::parse(
+                at(lineno),
+                format!(
+                    "'{}' has no `: value`: the dump looks truncated (capture it again with `sysctl {} > FILE`)",
+                    snippet(line),
+                    mib::ROOT
+                ),
+            ));
+        }
         // Not a node line: a continuation.
         match &mut current {
             Current::Start => {
@@ -370,6 +382,24 @@ pub fn open(path: &Path) -> Result<MibSource<DumpTree>, SourceError> {
             ),
         ));
     }
+    // Binary files are refused here, where columns are still bytes.
+    if let Some(pos) = bytes.iter().position(|&b| b == 0) {
+        let before = bytes.get(..pos).unwrap_or_default();
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = pos
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |p| p + 1)
+            + 1;
+        return Err(SourceError::parse(
+            format!("{origin}:{line}"),
+            format!(
+                "binary data (NUL byte at column {column}): this is not text printed by `sysctl {}`",
+                mib::ROOT
+            ),
+        ));
+    }
     // Kernel strings need not be UTF-8; keep stray bytes visible as \xNN.
     let text = sanitize::bytes_lossless(&bytes);
     let parsed = parse_with_lines(&text, &origin)?;
@@ -391,21 +421,22 @@ fn validate(parsed: &Parsed, origin: &str) -> Result<(), SourceError> {
     };
     match decode::decode_strict(&parsed.nodes, crate::source::unix_now()) {
         Ok(_) => Ok(()),
-        Err(SourceError::Mib { node, message }) => Err(match line_of(&node) {
-            // Present but inconsistent (npatches disagreeing with the
-            // subtrees read): the file ends early.
-            Some(line) => SourceError::parse(
-                format!("{origin}:{line}"),
-                format!("{node}: {message}: the dump looks truncated (capture it again)"),
-            ),
-            None => SourceError::parse(
+        // A node missing, or disagreeing with what follows it: the file
+        // ends early. Point at where it ends.
+        Err(SourceError::Mib { node, message }) => {
+            let what = if line_of(&node).is_some() {
+                format!("the dump ends early: {node} {message}")
+            } else {
+                format!("the dump ends without {node} ({message})")
+            };
+            Err(SourceError::parse(
                 format!("{origin}:{}", parsed.last_line),
                 format!(
-                    "the dump ends without {node} ({message}): it looks truncated (capture it again with `sysctl {} > FILE`)",
+                    "{what}; it looks truncated (capture it again with `sysctl {} > FILE`)",
                     mib::ROOT
                 ),
-            ),
-        }),
+            ))
+        }
         Err(SourceError::Parse { location, message }) => Err(match line_of(&location) {
             Some(line) => {
                 SourceError::parse(format!("{origin}:{line}"), format!("{location}: {message}"))
@@ -496,6 +527,13 @@ mod tests {
         let e = err("kern.livepatch.npatches:\n");
         assert!(
             e.starts_with("d.txt:1: kern.livepatch.npatches has no value"),
+            "{e}"
+        );
+        let e = err("kern.livepatch.npatches: 1\nkern.livepatch.patch.a.ena\n");
+        assert!(
+            e.starts_with(
+                "d.txt:2: 'kern.livepatch.patch.a.ena' has no `: value`: the dump looks truncated"
+            ),
             "{e}"
         );
         let e = err("kern.livepatch.npatches: 1\nkern.livepatch.npatches: 2\n");

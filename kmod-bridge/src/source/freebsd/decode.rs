@@ -187,11 +187,40 @@ fn decode_with(
 
     out.counters = decode_counters(&top)?;
 
+    // Transition and blocked threads (before the patches, so a dump cut
+    // short reports the first node it misses).
+    let active = req_i64(top.tr_active, mib::TR_ACTIVE)?;
+    if active != 0 {
+        let (transition, blocked, limitations) = decode_transition(&top, now)?;
+        out.transition = Some(transition);
+        out.blocked_threads = blocked;
+        out.limitations.extend(limitations);
+    }
+
     // Patches.
     let mut decoded_patches: Vec<(Patch, &str)> = Vec::with_capacity(patches.len());
     for p in &patches {
         match decode_patch(p)? {
-            Ok(patch) => decoded_patches.push((patch, p.comp)),
+            Ok(patch) => {
+                if let Some((node, v)) = p.leaves.get(leaf::NFUNCS).copied() {
+                    let n = as_u64(v, node)?;
+                    let read = patch.function_count() as u64;
+                    if n != read {
+                        let msg = format!("says {n} functions but {read} were read");
+                        if strict {
+                            return Err(SourceError::Mib {
+                                node: node.to_string(),
+                                message: msg,
+                            });
+                        }
+                        out.limitations.push(format!(
+                            "{node} {msg}: the function list of '{}' is incomplete",
+                            patch.name
+                        ));
+                    }
+                }
+                decoded_patches.push((patch, p.comp));
+            }
             Err(missing) if strict => {
                 return Err(SourceError::Mib {
                     node: missing,
@@ -209,8 +238,7 @@ fn decode_with(
         && n != patches.len() as u64
     {
         let msg = format!(
-            "{} says {n} patches but {} patch subtrees were read",
-            mib::NPATCHES,
+            "says {n} patches but {} patch subtrees were read",
             patches.len()
         );
         if strict {
@@ -220,7 +248,8 @@ fn decode_with(
             });
         }
         out.limitations.push(format!(
-            "{msg} (a patch was loaded or removed while reading)"
+            "{} {msg} (a patch was loaded or removed while reading)",
+            mib::NPATCHES
         ));
     }
     // Stable: equal or unknown orders keep MIB order.
@@ -231,20 +260,14 @@ fn decode_with(
         .collect();
     out.patches = decoded_patches.into_iter().map(|(p, _)| p).collect();
 
-    // Transition and blocked threads.
-    let active = req_i64(top.tr_active, mib::TR_ACTIVE)?;
-    if active != 0 {
-        let (transition, blocked, limitations) = decode_transition(&top, now)?;
-        if !out.patches.iter().any(|p| p.name == transition.patch) {
-            out.limitations.push(format!(
-                "the transition names patch '{}', which has no subtree under {}",
-                transition.patch,
-                mib::PATCH_PREFIX
-            ));
-        }
-        out.transition = Some(transition);
-        out.blocked_threads = blocked;
-        out.limitations.extend(limitations);
+    if let Some(t) = &out.transition
+        && !out.patches.iter().any(|p| p.name == t.patch)
+    {
+        out.limitations.push(format!(
+            "the transition names patch '{}', which has no subtree under {}",
+            t.patch,
+            mib::PATCH_PREFIX
+        ));
     }
     Ok(out)
 }
@@ -1081,7 +1104,24 @@ mod tests {
         let e = decode_strict(&nodes, 0.0).unwrap_err().to_string();
         assert_eq!(
             e,
-            "sysctl kern.livepatch.npatches: kern.livepatch.npatches says 3 patches but 2 patch subtrees were read"
+            "sysctl kern.livepatch.npatches: says 3 patches but 2 patch subtrees were read"
+        );
+    }
+
+    #[test]
+    fn nfuncs_disagreeing_is_a_limitation_or_strict_error() {
+        let mut nodes = fake::healthy();
+        fake::set(&mut nodes, "kern.livepatch.patch.lp_fix1.nfuncs", i(2));
+        let d = decode(&nodes, 0.0).unwrap();
+        assert_eq!(
+            d.limitations,
+            [
+                "kern.livepatch.patch.lp_fix1.nfuncs says 2 functions but 1 were read: the function list of 'lp_fix1' is incomplete"
+            ]
+        );
+        assert_eq!(
+            decode_strict(&nodes, 0.0).unwrap_err().to_string(),
+            "sysctl kern.livepatch.patch.lp_fix1.nfuncs: says 2 functions but 1 were read"
         );
     }
 
