@@ -2,7 +2,9 @@
 //! the FreeBSD module publishes them (contract: `doc/MIB.md`, names in
 //! [`mib`]), so the simulator is read by the same decoder as a real box.
 
-use super::kernel::{Kernel, SimThread};
+use std::sync::Arc;
+
+use super::kernel::{Kernel, SimThread, ThreadTemplate};
 use crate::model::PatchState;
 use crate::source::freebsd::{MibValue, mib};
 
@@ -66,8 +68,24 @@ pub fn publish(k: &Kernel, origin: i64, now: i64) -> Vec<(String, MibValue)> {
                 .iter()
                 .take(usize::try_from(k.blocked_max).unwrap_or(usize::MAX));
             let mut blocked = String::new();
+            // Threads share a dozen templates: encode each template's
+            // fields once per read, not once per line (100,000 lines).
+            let mut tails: Vec<(*const ThreadTemplate, String)> = Vec::new();
             for t in listed {
-                blocked_line(&mut blocked, t, origin);
+                let key = Arc::as_ptr(&t.tmpl);
+                let tail = match tails.iter().position(|(k, _)| *k == key) {
+                    Some(i) => i,
+                    None => {
+                        tails.push((key, line_tail(&t.tmpl)));
+                        tails.len() - 1
+                    }
+                };
+                blocked_line(
+                    &mut blocked,
+                    t,
+                    origin,
+                    tails.get(tail).map_or("", |(_, s)| s),
+                );
             }
             int(&mut out, mib::TR_ACTIVE, 1);
             out.push((mib::TR_PATCH.into(), MibValue::Str(tr.patch.clone())));
@@ -161,24 +179,12 @@ fn push_field(out: &mut String, s: &str) {
     }
 }
 
-/// Append the line of `t` ([`mib::BLOCKED_LINE_FORMAT`]).
-fn blocked_line(out: &mut String, t: &SimThread, origin: i64) {
-    use std::fmt::Write;
-    if !out.is_empty() {
-        out.push('\n');
-    }
-    let tm = &t.tmpl;
-    let _ = write!(
-        out,
-        "{}\t{}\t{}\t{}\t",
-        t.tid,
-        t.pid,
-        tm.state,
-        origin + t.since
-    );
-    push_field(out, &tm.wchan);
+/// The encoded `wchan \t blocking_function \t comm \t stack` of a template.
+fn line_tail(tm: &ThreadTemplate) -> String {
+    let mut out = String::new();
+    push_field(&mut out, &tm.wchan);
     out.push('\t');
-    push_field(out, &tm.blocking);
+    push_field(&mut out, &tm.blocking);
     out.push('\t');
     // comm has no empty marker: a thread may well be called "-".
     out.push_str(&mib::encode_field(&tm.comm, None));
@@ -193,6 +199,25 @@ fn blocked_line(out: &mut String, t: &SimThread, origin: i64) {
             out.push_str(&mib::encode_field(f, Some(b';')));
         }
     }
+    out
+}
+
+/// Append the line of `t` ([`mib::BLOCKED_LINE_FORMAT`]); `tail` is
+/// [`line_tail`] of its template.
+fn blocked_line(out: &mut String, t: &SimThread, origin: i64, tail: &str) {
+    use std::fmt::Write;
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    let _ = write!(
+        out,
+        "{}\t{}\t{}\t{}\t",
+        t.tid,
+        t.pid,
+        t.tmpl.state,
+        origin + t.since
+    );
+    out.push_str(tail);
 }
 
 #[cfg(test)]
