@@ -263,7 +263,11 @@ impl SimTransition {
     /// Nothing changes on a tick but counters: no free threads, nobody
     /// whose sleep ends, nobody an automatic signal wakes.
     fn quiescent(&self) -> bool {
-        self.free() == 0 && self.summary.next_release.is_none() && self.summary.kernel_wakeable == 0
+        // With nobody pending the next tick completes it: not quiescent.
+        self.pending() > 0
+            && self.free() == 0
+            && self.summary.next_release.is_none()
+            && self.summary.kernel_wakeable == 0
     }
 }
 
@@ -778,6 +782,19 @@ mod tests {
         k.patches[0].state = PatchState::Disabled;
         assert_eq!(name(k.write_enabled(0, 1).unwrap_err()), "EINVAL");
         assert_eq!(name(k.write_enabled(0, 0).unwrap_err()), "EINVAL");
+    }
+
+    #[test]
+    fn signalling_the_last_blocker_completes_on_the_next_tick() {
+        let mut k = kernel(vec![thread(1, 'S', false, None)], 99);
+        k.advance_to(100);
+        assert_eq!(k.transition.as_ref().map(|t| t.pending()), Some(1));
+        k.write_signal(1).unwrap();
+        assert_eq!(k.transition.as_ref().map(|t| t.pending()), Some(0));
+        k.advance_to(101);
+        assert!(k.transition.is_none());
+        assert_eq!(k.stats.completed, 1);
+        assert_eq!(k.patches[1].state, PatchState::Enabled);
     }
 
     #[test]
