@@ -23,6 +23,9 @@ use crate::source::freebsd::MibWriteError;
 /// `SIGNALS_TIMEOUT`).
 pub const SIGNAL_PERIOD_S: i64 = 15;
 
+/// Largest value `kern.livepatch.blocked_max` accepts (`doc/MIB.md`).
+pub const BLOCKED_MAX_LIMIT: u32 = 65_536;
+
 /// How a blocked thread looks: shared by every thread that sleeps at the
 /// same place (a storm has 100,000 blocked threads and a dozen templates).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -584,9 +587,13 @@ impl Kernel {
         Ok(())
     }
 
-    /// A write to `kern.livepatch.blocked_max`.
+    /// A write to `kern.livepatch.blocked_max`: 0 to [`BLOCKED_MAX_LIMIT`],
+    /// else EINVAL.
     pub fn write_blocked_max(&mut self, value: i64) -> Result<(), MibWriteError> {
-        self.blocked_max = u32::try_from(value).map_err(|_| einval())?;
+        self.blocked_max = u32::try_from(value)
+            .ok()
+            .filter(|v| *v <= BLOCKED_MAX_LIMIT)
+            .ok_or_else(einval)?;
         Ok(())
     }
 }
@@ -772,6 +779,9 @@ mod tests {
         assert_eq!(k.write_enabled(9, 0), Err(MibWriteError::NotFound));
         assert_eq!(name(k.write_force(0).unwrap_err()), "EINVAL");
         assert_eq!(name(k.write_blocked_max(-1).unwrap_err()), "EINVAL");
+        assert_eq!(name(k.write_blocked_max(65_537).unwrap_err()), "EINVAL");
+        k.write_blocked_max(65_536).unwrap();
+        k.write_blocked_max(0).unwrap();
         k.write_force(1).unwrap();
         assert!(k.transition.is_none());
         assert!(k.patches.iter().all(|p| p.forced));
