@@ -352,3 +352,22 @@ fn controls_on_a_dump_are_read_only() {
         );
     }
 }
+
+/// `doc/MIB.md` shows the stalled fixture verbatim as its example.
+#[test]
+fn mib_doc_example_is_the_stalled_fixture() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("doc/MIB.md")).unwrap();
+    let example = format!("```text\n{}```\n", read("stalled.txt"));
+    assert!(
+        doc.contains(&example),
+        "doc/MIB.md's example differs from stalled.txt"
+    );
+    // And the blocked-line example in the doc is a line of that fixture.
+    let hostile = read("stalled.txt")
+        .lines()
+        .find(|l| l.starts_with("100342\t"))
+        .unwrap()
+        .to_string();
+    assert!(doc.contains(&format!("```text\n{hostile}\n```")));
+}

@@ -1,7 +1,7 @@
 //! The FreeBSD `kern.livepatch` MIB source.
 //!
 //! The contract is `kmod-bridge/doc/MIB.md` (names in [`mib`]). Decoding
-//! works on any [`MibTree`]: the real sysctl tree ([`os`], FreeBSD only),
+//! works on any [`MibTree`]: the real sysctl tree (`os`, FreeBSD only),
 //! the simulator's in-memory MIB, or a parsed `sysctl` dump. So the demo,
 //! most tests and a real FreeBSD box share one decoder ([`decode`]).
 

@@ -8,7 +8,7 @@
 //! * string values: the crate reads with the exact size the kernel reported
 //!   a moment before and fails when a changing value (the blocked-thread
 //!   list) grows or shrinks in between, and it rejects bytes that are not
-//!   UTF-8. [`read_string`] reads with slack, retries, and keeps stray bytes
+//!   UTF-8. `read_string` reads with slack, retries, and keeps stray bytes
 //!   visible as `\xNN`;
 //! * writes: the crate's `set_value` panics on a type mismatch and re-reads
 //!   the node afterwards, which can fail after a successful write (the
