@@ -27,6 +27,7 @@ QEMU_BASE = [
     "-nographic", "-no-reboot", "-nic", "none",
 ]
 APPEND = "console=ttyS0 panic=-1 loglevel=1 ps.scenario={}"
+EXTRA_APPEND = []
 
 
 # --------------------------------------------------------------------------
@@ -119,6 +120,10 @@ class KSnap:
         self.blocker_wchan = None
         self.blocker_stat = None
         self.blocker_stack = []
+        self.blocker2 = None
+        self.blocker2_wchan = None
+        self.blocker2_stat = None
+        self.blocker2_stack = []
         self.target = {}
         self.cmdline = ""
         self.modules = {}
@@ -144,6 +149,14 @@ class KSnap:
                 self.blocker_stat = rest.strip()
             elif kind == "blocker_stack":
                 self.blocker_stack.append(rest.strip())
+            elif kind == "blocker2":
+                self.blocker2 = int(rest)
+            elif kind == "blocker2_wchan":
+                self.blocker2_wchan = rest.strip()
+            elif kind == "blocker2_stat":
+                self.blocker2_stat = rest.strip()
+            elif kind == "blocker2_stack":
+                self.blocker2_stack.append(rest.strip())
             elif kind == "target":
                 k, _, v = rest.partition("=")
                 self.target[k] = v
@@ -176,7 +189,9 @@ class KSnap:
         return [p for p in self.patches() if self.files.get(p + "/transition") == "1"]
 
     def pending(self, target_code):
-        return [t for t in self.tasks if t[2] != target_code]
+        """Tasks not yet at the target (-1 = idle: the transition ended while
+        this snapshot was being taken, the task is not pending)."""
+        return [t for t in self.tasks if t[2] not in (-1, target_code)]
 
 
 # --------------------------------------------------------------------------
@@ -336,59 +351,89 @@ class Scenario:
                 norm = lambda fs: sorted((n, 1 if s in (0, 1, None) else s) for n, s in fs)
                 self.c.eq(norm(fns), norm(kfns), f"{label}: {name}/{oname} functions match sysfs")
 
-    def compare_transition(self, label, js, ks, expect_patch=None, expect_target=None):
+    def compare_transition(self, label, js, ks, expect_patch=None, expect_target=None, pre=None):
+        """The transition as the kernel shows it.  `pre`: a kernel snapshot
+        taken just before patchscope's, for a transition that moves while
+        it is read: patchscope's view must then lie between the two (tasks
+        only ever move towards the target)."""
         if js is None or ks is None:
             return None
         tr = js.get("transition")
         ktr = ks.in_transition()
-        if not ktr:
+        pktr = pre.in_transition() if pre is not None else ktr
+        if not ktr and not pktr:
             self.c.eq(tr, None, f"{label}: transition is null (kernel idle)")
             self.c.eq(js.get("blocked_threads"), [], f"{label}: no blocked threads (kernel idle)")
             return None
-        if not self.c.ok(tr is not None, f"{label}: transition reported (kernel: {ktr[0]} in transition)"):
+        if pre is not None and ktr != pktr and tr is None:
+            self.c.note(f"{label}: the transition ended while it was being read (patchscope: idle)")
             return None
-        kp = ktr[0]
+        ref = ks if ktr else pre
+        kp = (ktr or pktr)[0]
+        if not self.c.ok(tr is not None, f"{label}: transition reported (kernel: {kp} in transition)"):
+            return None
         self.c.eq(tr.get("patch"), kp, f"{label}: transition.patch matches sysfs")
-        ktarget = "patched" if ks.files.get(kp + "/enabled") == "1" else "unpatched"
+        ktarget = "patched" if ref.files.get(kp + "/enabled") == "1" else "unpatched"
         self.c.eq(tr.get("target"), ktarget, f"{label}: transition.target matches sysfs enabled")
         if expect_patch:
             self.c.eq(tr.get("patch"), expect_patch, f"{label}: transition.patch")
         if expect_target:
             self.c.eq(tr.get("target"), expect_target, f"{label}: transition.target")
         code = 1 if ktarget == "patched" else 0
-        kpend = ks.pending(code)
-        self.c.eq(tr.get("threads_pending"), len(kpend),
-                  f"{label}: threads_pending equals tasks whose patch_state != {code} "
-                  f"({[(t[1], t[3]) for t in kpend]})")
-        tot = tr.get("threads_total") or 0
-        self.c.ok(abs(tot - len(ks.tasks)) <= 8, f"{label}: threads_total close to the kernel's task count",
-                  f"got {tot}, kernel listed {len(ks.tasks)}")
+        kpend = ks.pending(code) if ktr else []
         got_tids = sorted(b.get("tid") for b in js.get("blocked_threads", []))
-        self.c.eq(got_tids, sorted(t[1] for t in kpend),
-                  f"{label}: blocked_threads are exactly the tasks with patch_state != {code}")
+        pend = tr.get("threads_pending")
+        tot = tr.get("threads_total") or 0
+        self.c.ok(abs(tot - len(ref.tasks)) <= 8, f"{label}: threads_total close to the kernel's task count",
+                  f"got {tot}, kernel listed {len(ref.tasks)}")
+        if pre is None:
+            self.c.eq(pend, len(kpend),
+                      f"{label}: threads_pending equals tasks whose patch_state != {code} "
+                      f"({[(t[1], t[3]) for t in kpend][:20]})")
+            self.c.eq(got_tids, sorted(t[1] for t in kpend),
+                      f"{label}: blocked_threads are exactly the tasks with patch_state != {code}")
+        else:
+            ppend = pre.pending(code)
+            self.c.ok(isinstance(pend, int) and len(kpend) <= pend <= len(ppend),
+                      f"{label}: threads_pending between the kernel's counts before and after",
+                      f"{len(ppend)} >= {pend} >= {len(kpend)}")
+            pre_tids = {t[1] for t in pre.tasks}
+            ppend_tids = {t[1] for t in ppend}
+            after = {t[1] for t in kpend if t[1] in pre_tids}
+            self.c.ok(after <= set(got_tids), f"{label}: still-pending tasks listed as blocked",
+                      f"missing {sorted(after - set(got_tids))}")
+            extra = {t for t in got_tids if t in pre_tids and t not in ppend_tids}
+            self.c.eq(sorted(extra), [], f"{label}: no blocked thread that had already moved before")
         return tr
 
-    def check_blocker(self, label, js, ks):
-        """The ps_blocker kthread as blocked thread, blocked in ps_target_func."""
-        if js is None or ks is None or ks.blocker is None:
+    def check_blocker(self, label, js, ks, which="", function="ps_target_func"):
+        """A ps_blocker kthread (`which`: "" or "2") listed as blocked, in `function`."""
+        if js is None or ks is None:
             return
-        bt = [b for b in js.get("blocked_threads", []) if b.get("tid") == ks.blocker]
-        if not self.c.ok(bt, f"{label}: ps_blocker (tid {ks.blocker}) listed as blocked thread",
+        tid = getattr(ks, f"blocker{which}")
+        kstack = getattr(ks, f"blocker{which}_stack")
+        comm = f"ps_blocker{which}"
+        if tid is None:
+            self.c.fail(f"{label}: kernel snapshot shows {comm}")
+            return
+        bt = [b for b in js.get("blocked_threads", []) if b.get("tid") == tid]
+        if not self.c.ok(bt, f"{label}: {comm} (tid {tid}) listed as blocked thread",
                          json.dumps(js.get("blocked_threads"))[:400]):
             return
         b = bt[0]
-        self.c.eq(b.get("pid"), ks.blocker, f"{label}: blocker pid")
-        self.c.eq(b.get("comm"), "ps_blocker", f"{label}: blocker comm")
+        self.c.eq(b.get("pid"), tid, f"{label}: {comm} pid")
+        self.c.eq(b.get("comm"), comm, f"{label}: {comm} comm")
         bf = (b.get("blocking_function") or "").split(".")[0]
-        self.c.eq(bf, "ps_target_func", f"{label}: blocking_function is the replaced function")
-        self.c.eq(b.get("state"), ks.blocker_stat, f"{label}: blocker state matches /proc/PID/stat")
-        self.c.eq(b.get("wchan"), ks.blocker_wchan, f"{label}: blocker wchan matches /proc/PID/wchan")
+        self.c.eq(bf, function, f"{label}: {comm} blocking_function")
+        self.c.eq(b.get("state"), getattr(ks, f"blocker{which}_stat"),
+                  f"{label}: {comm} state matches /proc/PID/stat")
+        self.c.eq(b.get("wchan"), getattr(ks, f"blocker{which}_wchan"),
+                  f"{label}: {comm} wchan matches /proc/PID/wchan")
         stack = b.get("stack") or []
-        self.c.ok(any("ps_target_func" in f for f in stack), f"{label}: blocker stack shows ps_target_func",
-                  repr(stack))
-        kfuncs = [f.split("]", 1)[-1].strip().split("+")[0] for f in ks.blocker_stack]
+        self.c.ok(any(function in f for f in stack), f"{label}: {comm} stack shows {function}", repr(stack))
+        kfuncs = [f.split("]", 1)[-1].strip().split("+")[0] for f in kstack]
         gfuncs = [f.split("]", 1)[-1].strip().split("+")[0] for f in stack]
-        self.c.eq(gfuncs, kfuncs, f"{label}: blocker stack functions match /proc/PID/stack")
+        self.c.eq(gfuncs, kfuncs, f"{label}: {comm} stack functions match /proc/PID/stack")
 
     def check_started_at(self, label, tr, verb="patching", patch=None):
         """started_at comes from the kernel log line of this transition."""
@@ -425,8 +470,10 @@ def sc_complete(s):
     s.compare_patches("before", js, kb)
     s.compare_transition("before", js, kb)
 
+    kp = s.ksnap("k:during.pre")
     kd = s.ksnap("k:during")
     js = s.status("ps:status.during")
+    s.compare_transition("during", js, kd, pre=kp)
     if js is not None:
         p = s.patch(js, "ps_lp_basic")
         c.ok(p is not None, "during: ps_lp_basic listed right after insmod")
@@ -526,32 +573,49 @@ def sc_stall(s):
 
 
 def sc_revert(s):
-    """3. Revert during the stalled transition."""
+    """3. Revert during the stalled transition; the reversed transition held
+    by ps_blocker2 in the replacement function, then released."""
     c = s.c
     s.actions_ok()
     ks = s.ksnap("k:stalled")
     js = s.status("ps:status.stalled")
+    if ks is not None:
+        c.eq([t[3] for t in ks.pending(1)], ["ps_blocker"], "kernel: only ps_blocker unpatched while stalled")
+        c.ok(any("livepatch_ps_target_func" in f for f in ks.blocker2_stack),
+             "kernel: ps_blocker2 sleeps in the replacement function", repr(ks.blocker2_stack))
     s.compare_patches("stalled", js, ks)
     s.compare_transition("stalled", js, ks, "ps_lp_stall", "patched")
     s.check_blocker("stalled", js, ks)
 
     s.exit_code("ps:revert", 0, ["ps_lp_stall", "enabled"])
-    # 6.1 logs the reversal ("reversing transition from patching") at debug
-    # level only; what it prints is a new start line in the other direction
-    c.ok(s.con.klog_find("'ps_lp_stall': starting unpatching transition"),
-         "kernel log: transition reversed (starting unpatching transition)")
+    # 6.1 logs the reversal itself ("reversing transition from patching")
+    # at debug level only; what it prints is a new start line
+    starts = s.con.klog_find("'ps_lp_stall': starting unpatching transition")
+    c.ok(starts, "kernel log: transition reversed (starting unpatching transition)")
     c.ok(s.con.klog_find("'ps_lp_stall': unpatching complete"), "kernel log: unpatching complete")
+
     kr = s.ksnap("k:reverting")
     js = s.status("ps:status.reverting")
-    if js is not None and kr is not None:
-        if kr.in_transition():
-            c.note("status caught the reversed transition in progress")
-            tr = s.compare_transition("reverting", js, kr, "ps_lp_stall", "unpatched")
-            s.check_started_at("reverting", tr, verb="unpatching")
-            p = s.patch(js, "ps_lp_stall")
-            c.eq(p and p.get("state"), "unpatching", "reverting: state unpatching")
-        else:
-            c.note("unpatching had completed before status ran")
+    if kr is not None:
+        c.eq(kr.in_transition(), ["ps_lp_stall"], "kernel: reversed transition still running")
+        c.eq(kr.files.get("ps_lp_stall/enabled"), "0", "kernel: enabled=0 after the revert")
+        c.eq([t[3] for t in kr.pending(0)], ["ps_blocker2"], "kernel: only ps_blocker2 still patched")
+    s.compare_patches("reverting", js, kr)
+    tr = s.compare_transition("reverting", js, kr, "ps_lp_stall", "unpatched")
+    s.check_blocker("reverting", js, kr, which="2", function="livepatch_ps_target_func")
+    if tr is not None:
+        p = s.patch(js, "ps_lp_stall")
+        c.eq(p and p.get("state"), "unpatching", "reverting: state unpatching")
+        c.eq(p and p.get("enabled"), False, "reverting: enabled false")
+        c.eq(tr.get("forced"), False, "reverting: forced false")
+        s.check_started_at("reverting", tr, verb="unpatching")
+        m = s.con.marks.get("revert.start")
+        st = tr.get("started_at")
+        if m and isinstance(st, (int, float)):
+            c.ok(st >= m[0] - 1, "reverting: started_at is the reversal, not the original start",
+                 f"started_at {st} < revert at {m[0]}")
+    s.exit_code("ps:check.reverting", 1, ["WARNING"])
+
     ka = s.ksnap("k:after")
     js = s.status("ps:status.after")
     if ka is not None:
@@ -671,7 +735,7 @@ NUMBER = {n: i + 1 for i, n in enumerate(ORDER)}
 
 def boot(args, scenario, timeout, log_path):
     cmd = QEMU_BASE + ["-kernel", args.kernel, "-initrd", args.initrd,
-                       "-append", APPEND.format(scenario)]
+                       "-append", " ".join([APPEND.format(scenario)] + EXTRA_APPEND)]
     t0 = time.monotonic()
     with open(log_path, "wb") as log:
         try:
@@ -693,6 +757,8 @@ def main():
     ap.add_argument("--kernel-only", action="store_true",
                     help="check the kernel side only (no patchscope binary in the VM)")
     ap.add_argument("--keep-logs", action="store_true", help="keep console logs of passing scenarios too")
+    ap.add_argument("--probe", action="store_true",
+                    help="take status snapshots with /bin/ps-probe instead of patchscope status --json")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every check")
     ap.add_argument("scenarios", nargs="*")
     args = ap.parse_args()
@@ -700,6 +766,8 @@ def main():
     for n in names:
         if n not in SCENARIOS:
             ap.error(f"unknown scenario {n!r} (known: {', '.join(ORDER)})")
+    if args.probe:
+        EXTRA_APPEND.append("ps.status=probe")
     os.makedirs(args.logs, exist_ok=True)
     summary = []
     for name in names:

@@ -48,7 +48,14 @@ pscope() {
     fi
 }
 
-ps_status() { pscope "$1" status --json --source linux; }
+# ps.status=probe on the kernel command line: take the snapshot with
+# /bin/ps-probe (kmod-bridge's Linux source alone, tests/vm/probe) instead of
+# `patchscope status --json` (for working on the harness before the CLI is wired)
+if grep -q 'ps.status=probe' /run/cmdline 2>/dev/null; then
+    ps_status() { block "$1" /bin/ps-probe; }
+else
+    ps_status() { pscope "$1" status --json --source linux; }
+fi
 
 # wait_until SECONDS CMD...: poll CMD every 0.2 s; 1 on timeout
 wait_until() {
@@ -81,6 +88,16 @@ hold_blocker() {
 }
 release_blocker() { echo 0 > /sys/module/ps_target/parameters/hold; }
 
+blocker2_pid() { sed -n 's/^blocker2_pid=//p' /proc/ps_target 2>/dev/null; }
+in_replacement2() { grep -q livepatch_ps_target_func "/proc/$(blocker2_pid)/stack" 2>/dev/null; }
+# hold_blocker2: ps_blocker2 (patched by now) enters the replacement
+# function and stays there: it holds an unpatching transition
+hold_blocker2() {
+    echo 1 > /sys/module/ps_target/parameters/hold2
+    block do:wait.inside2 wait_until 20 in_replacement2
+}
+release_blocker2() { echo 0 > /sys/module/ps_target/parameters/hold2; }
+
 # ksnap LABEL: what the kernel itself shows, read straight from sysfs/procfs
 _ksnap() {
     echo "epoch $(date +%s)"
@@ -111,6 +128,13 @@ _ksnap() {
         echo "blocker_wchan $(cat /proc/$_bp/wchan 2>/dev/null)"
         echo "blocker_stat $(cut -d' ' -f3 /proc/$_bp/stat)"
         sed 's/^/blocker_stack /' "/proc/$_bp/stack" 2>/dev/null
+    fi
+    _bp="$(blocker2_pid)"
+    if [ -n "$_bp" ] && [ -d "/proc/$_bp" ]; then
+        echo "blocker2 $_bp"
+        echo "blocker2_wchan $(cat /proc/$_bp/wchan 2>/dev/null)"
+        echo "blocker2_stat $(cut -d' ' -f3 /proc/$_bp/stat)"
+        sed 's/^/blocker2_stack /' "/proc/$_bp/stack" 2>/dev/null
     fi
     [ -r /proc/ps_target ] && sed 's/^/target /' /proc/ps_target
     echo "cmdline $(cat /proc/cmdline)"
