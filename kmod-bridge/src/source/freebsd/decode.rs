@@ -1206,6 +1206,62 @@ mod tests {
         assert!(took < std::time::Duration::from_secs(5), "{took:?}");
     }
 
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn value() -> impl Strategy<Value = MibValue> {
+            prop_oneof![
+                any::<i64>().prop_map(MibValue::Int),
+                (-3i64..5).prop_map(MibValue::Int),
+                "\\PC{0,12}".prop_map(MibValue::Str),
+                "[0-9]{1,25}".prop_map(MibValue::Str),
+            ]
+        }
+
+        proptest! {
+            /// Any value in any node: an answer, never a panic.
+            #[test]
+            fn mutated_mibs_never_panic(
+                edits in proptest::collection::vec((any::<proptest::sample::Index>(), value()), 1..8),
+                drop in proptest::collection::vec(any::<proptest::sample::Index>(), 0..4),
+            ) {
+                let mut nodes = fake::stalled();
+                for (at, v) in edits {
+                    let i = at.index(nodes.len());
+                    nodes[i].1 = v;
+                }
+                for at in drop {
+                    let i = at.index(nodes.len());
+                    nodes.remove(i);
+                }
+                let _ = decode(&nodes, 0.0);
+                let _ = decode_strict(&nodes, 0.0);
+            }
+
+            /// Arbitrary blocked text: every line is a thread or a counted
+            /// unreadable line.
+            #[test]
+            fn blocked_text_never_panics(text in r"([0-9\t%;A-Za-z\n\r-]|\PC){0,300}") {
+                let mut nodes = fake::stalled();
+                fake::set(&mut nodes, mib::TR_BLOCKED, s(&text));
+                let d = decode(&nodes, 0.0).unwrap();
+                let lines = text
+                    .split('\n')
+                    .filter(|l| !l.strip_suffix('\r').unwrap_or(l).is_empty())
+                    .count();
+                let bad: usize = d
+                    .limitations
+                    .iter()
+                    .filter(|l| l.contains("unreadable line"))
+                    .filter_map(|l| l.split(' ').next()?.parse::<usize>().ok())
+                    .next()
+                    .unwrap_or(0);
+                prop_assert_eq!(d.blocked_threads.len() + bad, lines);
+            }
+        }
+    }
+
     /// `include/livepatch_mib.h` and `mib.rs` describe one contract.
     #[test]
     fn c_header_matches_mib_rs() {
