@@ -48,13 +48,15 @@ pub enum Exit {
 /// only then.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
-/// Put the terminal back: raw mode off, main screen, cursor visible.
+/// Put the terminal back: raw mode off, main screen, cursor visible, and
+/// stderr back on the terminal with what was written to it meanwhile.
 /// Safe to call more than once.
 pub fn restore() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
         let _ = disable_raw_mode();
         let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
     }
+    stderr_capture::release();
 }
 
 fn install_panic_hook() {
@@ -139,6 +141,10 @@ pub fn run(mut source: Box<dyn Source>, opts: UiOptions) -> io::Result<Exit> {
         })?;
 
     install_panic_hook();
+    // The audit log of control writes (and any library) prints to stderr;
+    // on the console's screen that would scribble over the panes. Hold it
+    // and print it after the console ends.
+    stderr_capture::start();
     enable_raw_mode()
         .map_err(|e| io::Error::other(format!("switching the terminal to raw mode failed: {e}")))?;
     ACTIVE.store(true, Ordering::SeqCst);
@@ -206,4 +212,119 @@ fn event_loop(
             Err(RecvTimeoutError::Disconnected) => return Ok(Exit::Quit),
         }
     }
+}
+
+/// Holding stderr while the console owns the terminal.
+///
+/// When stderr is the terminal, fd 2 is pointed at a pipe whose reader
+/// thread keeps the bytes (up to [`stderr_capture::LIMIT`]); [`release`]
+/// points fd 2 back and prints them. When stderr is a file or a pipe it is
+/// left alone: it cannot disturb the screen.
+#[cfg(unix)]
+mod stderr_capture {
+    use std::io::{IsTerminal, Read, Write};
+    use std::os::fd::{FromRawFd, RawFd};
+    use std::sync::{Arc, Mutex};
+    use std::thread::JoinHandle;
+
+    /// Most bytes kept; more are counted and dropped.
+    pub const LIMIT: usize = 1 << 20;
+
+    struct Capture {
+        saved: RawFd,
+        buf: Arc<Mutex<(Vec<u8>, usize)>>,
+        reader: JoinHandle<()>,
+    }
+
+    static CAPTURE: Mutex<Option<Capture>> = Mutex::new(None);
+
+    /// Start holding stderr (no-op when it is not a terminal or already held).
+    pub fn start() {
+        if !std::io::stderr().is_terminal() {
+            return;
+        }
+        let Ok(mut slot) = CAPTURE.lock() else { return };
+        if slot.is_some() {
+            return;
+        }
+        let mut fds: [libc::c_int; 2] = [-1, -1];
+        // SAFETY: `fds` is a valid array of two ints for pipe() to fill.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return;
+        }
+        let [read_fd, write_fd] = fds;
+        // SAFETY: dup of fd 2, which is open (it is a terminal).
+        let saved = unsafe { libc::dup(2) };
+        // SAFETY: `write_fd` is the open write end of the pipe; dup2 onto 2
+        // atomically replaces stderr. Our copy of the write end is closed
+        // afterwards so the reader sees EOF once fd 2 is restored.
+        let ok = saved >= 0 && unsafe { libc::dup2(write_fd, 2) } >= 0;
+        // SAFETY: closing the pipe's write end we own (fd 2 holds its own).
+        unsafe { libc::close(write_fd) };
+        if !ok {
+            // SAFETY: closing fds we opened above and no longer need.
+            unsafe {
+                libc::close(read_fd);
+                if saved >= 0 {
+                    libc::close(saved);
+                }
+            }
+            return;
+        }
+        // SAFETY: `read_fd` is an open fd owned by nobody else from here on.
+        let mut pipe = unsafe { std::fs::File::from_raw_fd(read_fd) };
+        let buf = Arc::new(Mutex::new((Vec::new(), 0usize)));
+        let sink = Arc::clone(&buf);
+        let reader = std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            loop {
+                match pipe.read(&mut chunk) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        if let Ok(mut b) = sink.lock() {
+                            let room = LIMIT.saturating_sub(b.0.len());
+                            let take = n.min(room);
+                            b.0.extend_from_slice(chunk.get(..take).unwrap_or(&[]));
+                            b.1 += n - take;
+                        }
+                    }
+                }
+            }
+        });
+        *slot = Some(Capture { saved, buf, reader });
+    }
+
+    /// Put stderr back and print what was held.
+    pub fn release() {
+        // try_lock: never block in a panic hook.
+        let Ok(mut slot) = CAPTURE.try_lock() else {
+            return;
+        };
+        let Some(c) = slot.take() else { return };
+        // SAFETY: `c.saved` is our dup of the original stderr; dup2 puts it
+        // back on fd 2 (closing the pipe's last write end), then our copy
+        // is closed.
+        unsafe {
+            libc::dup2(c.saved, 2);
+            libc::close(c.saved);
+        }
+        let _ = c.reader.join();
+        if let Ok(b) = c.buf.lock() {
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(&b.0);
+            if b.1 > 0 {
+                let _ = writeln!(
+                    err,
+                    "patchscope: {} more bytes of messages were dropped",
+                    b.1
+                );
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+mod stderr_capture {
+    pub fn start() {}
+    pub fn release() {}
 }
