@@ -76,7 +76,8 @@ pub struct SourceArgs {
     #[arg(long = "path.kmsg", value_name = "FILE", default_value = "/dev/kmsg")]
     pub path_kmsg: String,
 
-    /// Simulator scenario (sim): healthy, progressing, stalled, replace, storm.
+    /// Simulator scenario (sim): healthy, progressing, stalled, replace, storm,
+    /// signatures.
     #[arg(long, value_name = "NAME", default_value = "stalled")]
     pub scenario: String,
 
@@ -112,7 +113,7 @@ pub struct TuiArgs {
 /// `demo` options.
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
-    /// Scenario: healthy, progressing, stalled, replace, storm.
+    /// Scenario: healthy, progressing, stalled, replace, storm, signatures.
     #[arg(long, value_name = "NAME", default_value = "stalled")]
     pub scenario: String,
     /// Simulated threads.

@@ -50,9 +50,14 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             args.warning.as_secs_f64(),
             args.critical.as_secs_f64(),
         ),
-        Err(e) => (Status::Unknown, format!("LIVEPATCH UNKNOWN - {e:#}")),
+        Err(e) => (
+            Status::Unknown,
+            format!("LIVEPATCH UNKNOWN - {}", for_terminal(&format!("{e:#}"))),
+        ),
     };
-    println!("{}", for_terminal(&line));
+    // Untrusted parts were sanitised in `evaluate`; the line itself is not
+    // capped so the perfdata survives.
+    println!("{line}");
     ExitCode::from(status as u8)
 }
 
@@ -90,10 +95,11 @@ pub fn evaluate(snap: &Snapshot, warn: f64, crit: f64) -> (Status, String) {
             } else {
                 Status::Ok
             };
-            let mut funcs: Vec<&str> = snap
+            let mut funcs: Vec<String> = snap
                 .blocked_threads
                 .iter()
                 .filter_map(|b| b.blocking_function.as_deref())
+                .map(|f| for_terminal(f).into_owned())
                 .collect();
             funcs.sort_unstable();
             funcs.dedup();
@@ -109,10 +115,13 @@ pub fn evaluate(snap: &Snapshot, warn: f64, crit: f64) -> (Status, String) {
             };
             let mut text = format!(
                 "'{}' in transition to {} {age}{threshold}, {} of {} threads pending",
-                t.patch, t.target, t.threads_pending, t.threads_total
+                for_terminal(&t.patch),
+                t.target,
+                t.threads_pending,
+                t.threads_total
             );
             if !funcs.is_empty() {
-                let shown: Vec<&str> = funcs.iter().take(3).copied().collect();
+                let shown: Vec<&str> = funcs.iter().take(3).map(String::as_str).collect();
                 let _ = std::fmt::Write::write_fmt(
                     &mut text,
                     format_args!(

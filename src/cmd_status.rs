@@ -160,15 +160,26 @@ pub fn render_table(snap: &Snapshot) -> String {
     if !snap.blocked_threads.is_empty() {
         let _ = writeln!(o);
         let _ = writeln!(o, "blocked threads: {}", snap.blocked_threads.len());
+        let shown = &snap.blocked_threads[..snap.blocked_threads.len().min(TABLE_THREADS)];
+        let width = |f: &dyn Fn(&kmod_bridge::model::BlockedThread) -> usize| {
+            shown.iter().map(f).max().unwrap_or(0).clamp(5, 32)
+        };
+        let cw = width(&|t| for_terminal(&t.comm).chars().count());
+        let ww = width(&|t| {
+            for_terminal(t.wchan.as_deref().unwrap_or("-"))
+                .chars()
+                .count()
+        });
         let _ = writeln!(
             o,
-            "{:>8}  {:>8}  {:<16}  {:<5}  {:<16}  BLOCKING FUNCTION / STACK",
+            "{:>8}  {:>8}  {:<cw$}  {:<5}  {:<ww$}  BLOCKING FUNCTION / STACK",
             "TID", "PID", "COMM", "STATE", "WCHAN"
         );
-        for t in snap.blocked_threads.iter().take(TABLE_THREADS) {
+        let indent = 8 + 2 + 8 + 2 + cw + 2 + 5 + 2 + ww;
+        for t in shown {
             let _ = writeln!(
                 o,
-                "{:>8}  {:>8}  {:<16}  {:<5}  {:<16}  {}",
+                "{:>8}  {:>8}  {:<cw$}  {:<5}  {:<ww$}  {}",
                 t.tid,
                 t.pid,
                 for_terminal(&t.comm),
@@ -195,7 +206,7 @@ pub fn render_table(snap: &Snapshot) -> String {
                         }
                     })
                     .collect();
-                let _ = writeln!(o, "{:>46}  stack: {}", "", frames.join(" < "));
+                let _ = writeln!(o, "{:>indent$}  stack: {}", "", frames.join(" < "));
             }
         }
         if snap.blocked_threads.len() > TABLE_THREADS {

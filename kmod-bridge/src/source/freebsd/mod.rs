@@ -159,7 +159,16 @@ impl<T: MibTree> Source for MibSource<T> {
                 location: self.tree.location(),
                 writable: self.tree.writable(),
             },
-            kernel: decoded.kernel,
+            kernel: if self.kind == SourceKind::Sim {
+                // The simulator publishes a FreeBSD-like ident; say plainly
+                // that no real kernel is behind it.
+                crate::model::KernelInfo {
+                    os: "simulated".into(),
+                    ..decoded.kernel
+                }
+            } else {
+                decoded.kernel
+            },
             taken_at,
             patches: decoded.patches,
             transition: decoded.transition,
