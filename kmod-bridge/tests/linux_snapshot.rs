@@ -605,3 +605,43 @@ fn missing_livepatch_directory_is_not_found() {
     assert!(matches!(err, SourceError::NotFound { .. }));
     assert!(err.to_string().contains("sys/kernel/livepatch"), "{err}");
 }
+
+/// The hot loop at scale: `cargo test --release -p kmod-bridge --test
+/// linux_snapshot -- --ignored --nocapture scan_at_scale` (100,000
+/// threads, 20 pending; `PATCHSCOPE_SCALE_THREADS` changes the count).
+#[test]
+#[ignore = "slow: builds a 100,000-thread fixture"]
+fn scan_at_scale() {
+    let threads: u32 = std::env::var("PATCHSCOPE_SCALE_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let fx = LinuxFixture::new();
+    stalled_patch(&fx);
+    fx.log(&frames(DMESG));
+    let t0 = std::time::Instant::now();
+    for i in 0..threads {
+        let (pid, tid) = (1000 + i / 10 * 10, 1000 + i);
+        let dir = fx.procfs.join(format!("{pid}/task/{tid}"));
+        fs::create_dir_all(&dir).unwrap();
+        if i % (threads / 20).max(1) == 0 {
+            fx.thread(pid, tid)
+                .patch_state(0)
+                .set("stack", STACK_BLOCKED);
+        } else {
+            fs::write(dir.join("patch_state"), "1\n").unwrap();
+        }
+    }
+    println!("built {threads} threads in {:?}", t0.elapsed());
+    let mut src = source(&fx);
+    let mut best = std::time::Duration::MAX;
+    for _ in 0..5 {
+        let t = std::time::Instant::now();
+        let s = src.snapshot().unwrap();
+        best = best.min(t.elapsed());
+        let tr = s.transition.unwrap();
+        assert_eq!(tr.threads_total, u64::from(threads));
+        assert_eq!(tr.threads_pending, 20);
+    }
+    println!("snapshot of {threads} threads: best of 5 {best:?}");
+}

@@ -2,8 +2,11 @@
 //! their errors into "gone" (normal: the kernel removed it while we
 //! looked), "denied" (normal without root) and everything else.
 
-use std::fs::File;
+use std::ffi::CStr;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// The most read from one sysfs/procfs file. Every attribute we read is a
@@ -61,6 +64,11 @@ pub(crate) fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<(), Fail> {
 /// `out` is cut, which its parser then rejects as garbage.
 pub(crate) fn read_small(path: &Path, out: &mut [u8]) -> Result<usize, Fail> {
     let mut file = File::open(path).map_err(Fail::of)?;
+    read_value(&mut file, out)
+}
+
+/// Read one small value from an open file (see [`read_small`]).
+fn read_value(file: &mut File, out: &mut [u8]) -> Result<usize, Fail> {
     let mut n = 0;
     while n < out.len() {
         let chunk = out.get_mut(n..).unwrap_or_default();
@@ -78,6 +86,66 @@ pub(crate) fn read_small(path: &Path, out: &mut [u8]) -> Result<usize, Fail> {
         }
     }
     Ok(n)
+}
+
+/// A directory kept open to open files relative to it with `openat`: the
+/// thread scan opens `<tid>/patch_state` from the task directory instead
+/// of walking `<procfs>/<pid>/task/<tid>/patch_state` from the root for
+/// every thread.
+pub(crate) struct Dir(File);
+
+impl Dir {
+    /// Open a directory.
+    pub(crate) fn open(path: &Path) -> Result<Self, Fail> {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(path)
+            .map(Dir)
+            .map_err(Fail::of)
+    }
+
+    /// Read the small file `<dir>/<child>/<leaf>`, as [`read_small`] does.
+    /// `child` and `leaf` are single path components (no NUL, no `/`);
+    /// their total is capped at 255 bytes.
+    pub(crate) fn read_small_at(
+        &self,
+        child: &[u8],
+        leaf: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, Fail> {
+        let mut name = [0u8; 256];
+        let len = child.len() + 1 + leaf.len();
+        let fits = len < name.len() && !child.contains(&0) && !leaf.contains(&0);
+        let (Some(a), true) = (name.get_mut(..len), fits) else {
+            return Err(Fail::Other(io::Error::from_raw_os_error(
+                libc::ENAMETOOLONG,
+            )));
+        };
+        let (head, tail) = a.split_at_mut(child.len());
+        head.copy_from_slice(child);
+        if let Some((slash, rest)) = tail.split_first_mut() {
+            *slash = b'/';
+            rest.copy_from_slice(leaf);
+        }
+        let path = CStr::from_bytes_until_nul(&name)
+            .map_err(|_| Fail::Other(io::Error::from_raw_os_error(libc::EINVAL)))?;
+        // SAFETY: `path` is NUL-terminated and outlives the call; the
+        // directory descriptor is valid while `self` lives.
+        let fd = unsafe {
+            libc::openat(
+                self.0.as_raw_fd(),
+                path.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(Fail::of(io::Error::last_os_error()));
+        }
+        // SAFETY: `fd` was just opened and is owned by nobody else.
+        let mut file = unsafe { File::from_raw_fd(fd) };
+        read_value(&mut file, out)
+    }
 }
 
 /// `bytes` without trailing ASCII whitespace (sysfs values end in `\n`).
@@ -177,6 +245,33 @@ mod tests {
         assert!(matches!(
             read_into(&dir.path().join("none"), &mut buf),
             Err(Fail::Gone)
+        ));
+    }
+
+    #[test]
+    fn reads_relative_to_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("42")).unwrap();
+        std::fs::write(dir.path().join("42/patch_state"), "1\n").unwrap();
+        let d = Dir::open(dir.path()).unwrap();
+        let mut out = [0u8; 16];
+        let n = d.read_small_at(b"42", b"patch_state", &mut out).unwrap();
+        assert_eq!(&out[..n], b"1\n");
+        assert!(matches!(
+            d.read_small_at(b"43", b"patch_state", &mut out),
+            Err(Fail::Gone)
+        ));
+        assert!(matches!(
+            d.read_small_at(b"4\x002", b"x", &mut out),
+            Err(Fail::Other(_))
+        ));
+        assert!(matches!(
+            d.read_small_at(&[b'a'; 300], b"x", &mut out),
+            Err(Fail::Other(_))
+        ));
+        assert!(matches!(
+            Dir::open(&dir.path().join("42/patch_state")),
+            Err(Fail::Other(_))
         ));
     }
 }

@@ -3,9 +3,10 @@
 //! The thread scan walks `<procfs>/<pid>/task/<tid>/patch_state` (`-1`
 //! idle, `0` unpatched, `1` patched; mode 0400, so without root only one's
 //! own threads are readable). It runs only while a patch is in transition
-//! and is the hot loop of the Linux source: one reused path buffer, a
-//! stack buffer for the value, no per-thread heap allocation beyond the
-//! directory entry's name. Only the threads still pending have their
+//! and is the hot loop of the Linux source: each task directory is opened
+//! once and every `<tid>/patch_state` opened relative to it (`openat`),
+//! the value is read into a stack buffer, and there is no per-thread heap
+//! allocation beyond the directory entry's name. Only the threads still pending have their
 //! `comm`, `stat`, `wchan` and `stack` read.
 //!
 //! Threads and processes exit while being read: ENOENT/ESRCH at any step
@@ -93,7 +94,7 @@ pub(crate) fn scan(procfs: &Path, target: Target) -> Scan {
         }
     };
     let target = target.code() as i8;
-    // One path, grown and shrunk in place: <procfs>/<pid>/task/<tid>/patch_state.
+    // One path, grown and shrunk in place: <procfs>/<pid>/task.
     let mut path = procfs.to_path_buf();
     let mut value = [0u8; 16];
     for proc_entry in procs.flatten() {
@@ -104,52 +105,55 @@ pub(crate) fn scan(procfs: &Path, target: Target) -> Scan {
         path.push(&pid_name);
         path.push("task");
         // A process that exited since the listing has no task dir: skip.
-        if let Ok(tasks) = fs::read_dir(&path) {
-            for task_entry in tasks.flatten() {
-                let tid_name = task_entry.file_name();
-                let Some(tid) = parse_id(tid_name.as_bytes()) else {
-                    continue;
-                };
-                path.push(&tid_name);
-                path.push("patch_state");
-                let state = files::read_small(&path, &mut value)
-                    .map(|n| parse_patch_state(value.get(..n).unwrap_or_default()));
-                match state {
-                    Ok(Some(-1)) => {}
-                    Ok(Some(s)) => {
-                        scan.total += 1;
-                        if s != target {
-                            scan.pending.push((pid, tid));
-                        }
-                    }
-                    Ok(None) => {
-                        scan.unreadable += 1;
-                        if scan.unreadable_example.is_none() {
-                            let n = files::read_small(&path, &mut value).unwrap_or(0);
-                            scan.unreadable_example = Some(format!(
-                                "{} holds {}",
-                                path.display(),
-                                files::quote_bad(value.get(..n).unwrap_or_default())
-                            ));
-                        }
-                    }
-                    Err(Fail::Gone) => {}
-                    Err(Fail::Denied) => {
-                        scan.denied += 1;
-                        if scan.denied_example.is_none() {
-                            scan.denied_example = Some(path.clone());
-                        }
-                    }
-                    Err(Fail::Other(e)) => {
-                        scan.unreadable += 1;
-                        if scan.unreadable_example.is_none() {
-                            scan.unreadable_example =
-                                Some(format!("reading {} failed: {e}", path.display()));
-                        }
+        let (Ok(tasks), Ok(task_dir)) = (fs::read_dir(&path), files::Dir::open(&path)) else {
+            path.pop();
+            path.pop();
+            continue;
+        };
+        for task_entry in tasks.flatten() {
+            let tid_name = task_entry.file_name();
+            let Some(tid) = parse_id(tid_name.as_bytes()) else {
+                continue;
+            };
+            let state = task_dir
+                .read_small_at(tid_name.as_bytes(), b"patch_state", &mut value)
+                .map(|n| parse_patch_state(value.get(..n).unwrap_or_default()));
+            // Only the rare problems need the full path, for the message.
+            let full = |path: &PathBuf| path.join(&tid_name).join("patch_state");
+            match state {
+                Ok(Some(-1)) => {}
+                Ok(Some(s)) => {
+                    scan.total += 1;
+                    if s != target {
+                        scan.pending.push((pid, tid));
                     }
                 }
-                path.pop();
-                path.pop();
+                Ok(None) => {
+                    scan.unreadable += 1;
+                    if scan.unreadable_example.is_none() {
+                        let file = full(&path);
+                        let n = files::read_small(&file, &mut value).unwrap_or(0);
+                        scan.unreadable_example = Some(format!(
+                            "{} holds {}",
+                            file.display(),
+                            files::quote_bad(value.get(..n).unwrap_or_default())
+                        ));
+                    }
+                }
+                Err(Fail::Gone) => {}
+                Err(Fail::Denied) => {
+                    scan.denied += 1;
+                    if scan.denied_example.is_none() {
+                        scan.denied_example = Some(full(&path));
+                    }
+                }
+                Err(Fail::Other(e)) => {
+                    scan.unreadable += 1;
+                    if scan.unreadable_example.is_none() {
+                        scan.unreadable_example =
+                            Some(format!("reading {} failed: {e}", full(&path).display()));
+                    }
+                }
             }
         }
         path.pop();
