@@ -31,6 +31,7 @@ pub mod patches;
 pub mod popup_confirm;
 pub mod popup_detail;
 pub mod popup_help;
+pub mod screenshots;
 pub mod stack;
 pub mod status;
 pub mod svg;

@@ -24,15 +24,20 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 fn source_line(app: &App) -> Line<'static> {
     let mut spans = Vec::new();
     let label = |s: &str| Span::styled(s.to_string(), theme::dim());
+    // Badges first, where they cannot be cut off.
+    if app.paused {
+        spans.push(Span::styled(" PAUSED ", theme::warn().reversed()));
+        spans.push(Span::raw(" "));
+    }
+    if app.opts.read_only {
+        spans.push(Span::styled(" READ-ONLY ", theme::dim().reversed()));
+        spans.push(Span::raw(" "));
+    }
     match &app.snapshot {
         Some(snap) => {
-            spans.push(label("Source "));
-            spans.push(Span::raw(format!(
-                "{} ({})",
-                snap.source.kind,
-                for_terminal(&snap.source.location)
-            )));
-            spans.push(label("  Kernel "));
+            // The source goes last: its location is the longest part and
+            // the one to lose on narrow screens.
+            spans.push(label("Kernel "));
             let release = snap
                 .kernel
                 .release
@@ -52,20 +57,24 @@ fn source_line(app: &App) -> Line<'static> {
             ));
             spans.push(label("  Patches "));
             spans.push(Span::raw(snap.patches.len().to_string()));
+            spans.push(label("  Refresh "));
+            spans.push(Span::raw(
+                humantime::format_duration(app.opts.interval).to_string(),
+            ));
+            spans.push(label("  Source "));
+            spans.push(Span::raw(format!(
+                "{}: {}",
+                snap.source.kind,
+                for_terminal(&snap.source.location)
+            )));
         }
-        None => spans.push(label("no reading yet")),
-    }
-    spans.push(label("  Refresh "));
-    spans.push(Span::raw(
-        humantime::format_duration(app.opts.interval).to_string(),
-    ));
-    if app.paused {
-        spans.push(Span::raw(" "));
-        spans.push(Span::styled(" PAUSED ", theme::warn()));
-    }
-    if app.opts.read_only {
-        spans.push(Span::raw(" "));
-        spans.push(Span::styled(" READ-ONLY ", theme::dim()));
+        None => {
+            spans.push(label("no reading yet"));
+            spans.push(label("  Refresh "));
+            spans.push(Span::raw(
+                humantime::format_duration(app.opts.interval).to_string(),
+            ));
+        }
     }
     Line::from(spans)
 }

@@ -37,6 +37,16 @@ fn signed_cell(p: &Patch) -> Cell<'static> {
     }
 }
 
+/// A patch's age: `4m 1s`, `2h 5m`, and from two days on `41d 17h`.
+pub fn fmt_age(secs: f64) -> String {
+    if secs.is_finite() && secs >= 2.0 * 86_400.0 {
+        let s = secs as u64;
+        format!("{}d {}h", s / 86_400, (s % 86_400) / 3_600)
+    } else {
+        fmt_secs(secs)
+    }
+}
+
 /// Draw the patch table.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let patches: &[Patch] = app.snapshot.as_ref().map_or(&[], |s| &s.patches);
@@ -65,7 +75,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let rows = patches.iter().map(|p| {
         let age = p
             .loaded_at
-            .map_or("?".to_string(), |t| fmt_secs(app.now - t));
+            .map_or("?".to_string(), |t| fmt_age(app.now - t));
         let cells = vec![
             Cell::from(for_terminal(&p.name).into_owned()),
             Cell::from(Span::styled(p.state.as_str(), state_style(p.state))),
@@ -180,4 +190,18 @@ pub fn detail_lines(app: &App) -> Vec<Line<'static>> {
         }
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fmt_age;
+
+    #[test]
+    fn ages_fit_the_column() {
+        assert_eq!(fmt_age(241.0), "4m 1s");
+        assert_eq!(fmt_age(7_500.0), "2h 5m");
+        assert_eq!(fmt_age(3_604_000.0), "41d 17h");
+        assert_eq!(fmt_age(f64::NAN), "0s");
+        assert_eq!(fmt_age(-5.0), "0s");
+    }
 }

@@ -57,7 +57,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(
         Gauge::default()
             .ratio(ratio)
-            .label(label)
+            // Explicit white bold: the gauge swaps colours under its label.
+            .label(Span::styled(
+                label,
+                Style::default()
+                    .fg(Color::White)
+                    .add_modifier(ratatui::style::Modifier::BOLD),
+            ))
             .gauge_style(style.bg(Color::DarkGray))
             .use_unicode(true),
         gauge_a,
