@@ -663,10 +663,47 @@ def sc_force(s):
     if js is not None:
         p = s.patch(js, "ps_lp_stall")
         c.eq(p and p.get("state"), "enabled", "after: ps_lp_stall enabled")
+    # kernel truth (6.1, since "livepatch: Don't block removal of patches
+    # that are safe to unload"): forcing a *patching* transition of a
+    # non-cumulative patch pins no module
     rm = s.block("may:rmmod.stall")
-    if rm is not None:
-        c.note(f"rmmod after forced patching then disabling: rc={rm.rc} "
-               f"({'module pinned' if rm.rc else 'module removable'})")
+    if c.ok(rm is not None, "kernel: rmmod after forced patching and disabling ran"):
+        c.eq(rm.rc, 0, "kernel: module of a patch forced while patching is removable after disabling")
+
+    # B: forcing the unpatching transition of a revert
+    kr = s.ksnap("k:b.reverting")
+    js = s.status("ps:status.b.reverting")
+    s.exit_code("ps:revert.b", 0, ["ps_lp_stall"])
+    s.compare_transition("b.reverting", js, kr, "ps_lp_stall", "unpatched")
+    s.check_blocker("b.reverting", js, kr, which="2", function="livepatch_ps_target_func")
+    s.exit_code("ps:force.b", 0, ["ps_lp_stall", "force"])
+    c.ok(len(s.con.klog_find("forcing remaining tasks to the patched state")) >= 2,
+         "kernel log: the forcing line again (worded so for unpatching too)")
+    caught = 0
+    for label in sorted(l for l in s.con.blocks
+                        if l.startswith("ps:status.b.forcing") and not l.endswith(".stderr")):
+        js = s.status(label)
+        if js is None or js.get("transition") is None:
+            continue
+        caught += 1
+        tr = js["transition"]
+        c.eq(tr.get("forced"), True, f"{label}: transition.forced true after force")
+        c.eq(tr.get("target"), "unpatched", f"{label}: transition.target unpatched")
+        c.eq(tr.get("threads_pending"), 0, f"{label}: no thread pending after force")
+    if caught == 0:
+        c.note("no status run caught the forced unpatching before it completed (window <= 1 s)")
+    kb = s.ksnap("k:b.after")
+    js = s.status("ps:status.b.after")
+    if kb is not None:
+        c.eq(kb.patches(), [], "kernel: forced unpatching completed, patch gone")
+        c.ok(any("livepatch_ps_target_func" in f for f in kb.blocker2_stack),
+             "kernel: ps_blocker2 still sleeps in the replacement code", repr(kb.blocker2_stack))
+    s.compare_patches("b.after", js, kb)
+    s.compare_transition("b.after", js, kb)
+    rm = s.block("may:rmmod.stall.b")
+    if c.ok(rm is not None, "kernel: rmmod after forced unpatching ran"):
+        c.ok(rm.rc != 0, "kernel: module of a patch forced while unpatching is pinned (rmmod fails)",
+             f"rc={rm.rc} {rm.text.strip()}")
 
 
 def sc_replace(s):
