@@ -80,3 +80,15 @@ pub fn run_exporter(args: &ExporterArgs) -> anyhow::Result<()> {
 pub fn render_textfile(snap: &kmod_bridge::Snapshot) -> anyhow::Result<String> {
     Ok(patchscope_exporters::render_text(snap, None))
 }
+
+/// What `status --format prometheus` prints when the source cannot be
+/// read (before exiting non-zero): `livepatch_scrape_success 0` and the
+/// build info, so the textfile collector keeps a series the
+/// LivepatchExporterScrapeFailing alert sees, instead of an empty file.
+#[allow(
+    dead_code,
+    reason = "for cmd_status's failure path, which its owner wires"
+)]
+pub fn render_textfile_failed() -> String {
+    patchscope_exporters::render_text_failed()
+}
