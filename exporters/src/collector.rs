@@ -832,6 +832,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn event_counts_stay_right_when_the_watch_drops_old_events() {
+        // The watch keeps 2 events; 3 transitions make 6.
+        let mut w = Watch::new(WatchConfig {
+            max_events: 2,
+            ..WatchConfig::default()
+        });
+        let mut ev = EventCounts::default();
+        for i in 0..3 {
+            let at = f64::from(i) * 10.0;
+            w.observe(&sample_snapshot(at));
+            ev.sync(&w);
+            let mut done = sample_snapshot(at + 5.0);
+            done.transition = None;
+            w.observe(&done);
+            ev.sync(&w);
+        }
+        assert_eq!(ev.get(EventKind::TransitionStarted), 3);
+        assert_eq!(ev.get(EventKind::TransitionCompleted), 3);
+    }
+
+    #[test]
     fn docs_name_every_metric() {
         let doc = include_str!("../../docs/metrics.md");
         let s = sample_snapshot(2000.0);

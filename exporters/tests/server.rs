@@ -31,6 +31,27 @@ impl Source for Fake {
     fn location(&self) -> String {
         "fake".into()
     }
+    fn capabilities(&self) -> kmod_bridge::source::Capabilities {
+        kmod_bridge::source::Capabilities {
+            revert: true,
+            force: true,
+            signal: true,
+        }
+    }
+    // The exporter must never write to the kernel: any plan or execute
+    // fails the test that made it.
+    fn plan(
+        &mut self,
+        _: &kmod_bridge::control::ControlAction,
+    ) -> Result<kmod_bridge::control::ControlPlan, kmod_bridge::control::ControlError> {
+        panic!("the exporter planned a control write");
+    }
+    fn execute(
+        &mut self,
+        _: &kmod_bridge::control::ControlPlan,
+    ) -> Result<kmod_bridge::control::ControlOutcome, kmod_bridge::control::ControlError> {
+        panic!("the exporter executed a control write");
+    }
     fn snapshot(&mut self) -> Result<Snapshot, SourceError> {
         std::thread::sleep(self.delay);
         self.reads.fetch_add(1, Ordering::SeqCst);
