@@ -431,20 +431,23 @@ fn privilege_limits_degrade_the_view() {
         let fx = LinuxFixture::new();
         stalled_patch(&fx);
         fx.log(&frames(DMESG));
-        // Others' threads: patch_state and stack are 0400 root.
-        fx.thread(10, 10).patch_state(0).mode("patch_state", 0o400);
-        fx.thread(10, 11).patch_state(0).mode("patch_state", 0o400);
+        // Others' threads: patch_state and stack are 0400 root in the
+        // kernel. Mode 000 makes them unreadable here whether the test
+        // runs as a user (owning the files) or as root (handing over to
+        // a child running as nobody).
+        fx.thread(10, 10).patch_state(0).mode("patch_state", 0o000);
+        fx.thread(10, 11).patch_state(0).mode("patch_state", 0o000);
         // patch_state readable, stack not (stack needs root even for one's
         // own threads).
         fx.thread(20, 20)
             .patch_state(0)
             .comm(b"worker")
             .set("stack", STACK_BLOCKED)
-            .mode("stack", 0o400);
+            .mode("stack", 0o000);
         // The kernel log needs root too (dmesg_restrict).
         fs::set_permissions(
             &fx.kmsg,
-            std::os::unix::fs::PermissionsExt::from_mode(0o400),
+            std::os::unix::fs::PermissionsExt::from_mode(0o000),
         )
         .unwrap();
         fx
