@@ -9,7 +9,10 @@
 //! scrapes).
 //!
 //! Reads run on tokio's blocking pool: sources do file and sysctl I/O and
-//! a simulated kernel of a million threads takes a while. A source whose
+//! a simulated kernel of a million threads takes a while. The source sits
+//! behind its own lock, not inside the read's future, so a scrape that
+//! times out and is dropped mid-read loses nothing: the read finishes, the
+//! source stays open, and the next scrape waits for it. A source whose
 //! read failed is dropped and opened again on the next scrape, so a dump
 //! file that comes back, or a sysfs that reappears, recovers by itself.
 
@@ -38,8 +41,9 @@ pub struct Rendered {
     pub finished: Instant,
 }
 
+type SharedSource = Arc<std::sync::Mutex<Option<Box<dyn Source>>>>;
+
 struct Inner {
-    source: Option<Box<dyn Source>>,
     watch: Watch,
     events: EventCounts,
     last: Option<Arc<Rendered>>,
@@ -50,6 +54,7 @@ struct Inner {
 /// Reads the source on demand, one read at a time, and renders metrics.
 pub struct Scraper {
     opener: SourceOpener,
+    source: SharedSource,
     options: CollectorOptions,
     inner: Mutex<Inner>,
 }
@@ -60,8 +65,8 @@ impl Scraper {
         Self {
             opener,
             options,
+            source: Arc::new(std::sync::Mutex::new(None)),
             inner: Mutex::new(Inner {
-                source: None,
                 watch: Watch::new(watch),
                 events: EventCounts::default(),
                 last: None,
@@ -79,14 +84,15 @@ impl Scraper {
             return Arc::clone(last);
         }
         let started = Instant::now();
-        let src = g.source.take();
+        let shared = Arc::clone(&self.source);
         let opener = Arc::clone(&self.opener);
         let joined = tokio::task::spawn_blocking(move || {
-            let mut src = match src {
+            let mut slot = lock_source(&shared);
+            let src = match slot.as_mut() {
                 Some(s) => s,
                 None => match opener() {
-                    Ok(s) => s,
-                    Err(e) => return (None, Err(format!("opening the source failed: {e:#}"))),
+                    Ok(s) => slot.insert(s),
+                    Err(e) => return Err(format!("opening the source failed: {e:#}")),
                 },
             };
             let r = src.snapshot().map_err(|e| {
@@ -96,25 +102,31 @@ impl Scraper {
                     src.location()
                 )
             });
-            (Some(src), r)
+            if r.is_err() {
+                // Drop the source: the next scrape opens it again.
+                *slot = None;
+            }
+            r
         })
         .await;
         let duration = started.elapsed().as_secs_f64();
-        let (src, result) = match joined {
-            Ok(x) => x,
-            Err(e) => (None, Err(format!("reading the source panicked: {e}"))),
+        let result = match joined {
+            Ok(r) => r,
+            Err(e) => {
+                // The source panicked: never reuse it.
+                *lock_source(&self.source) = None;
+                Err(format!("reading the source panicked: {e}"))
+            }
         };
         g.reads += 1;
         let inner = &mut *g;
         let (snapshot, success) = match result {
             Ok(snap) => {
-                inner.source = src;
                 inner.watch.observe(&snap);
                 inner.events.sync(&inner.watch);
                 (Some(snap), true)
             }
             Err(msg) => {
-                // Drop the source: the next scrape opens it again.
                 log::warn("scrape failed", &[("err", &msg)]);
                 inner.watch.observe_error(unix_now(), &msg);
                 inner.events.sync(&inner.watch);
@@ -153,22 +165,24 @@ impl Scraper {
     /// Open the source now, so that a source that cannot be opened shows
     /// in the log at start-up rather than at the first scrape.
     pub async fn prime(&self) {
-        let mut g = self.inner.lock().await;
-        if g.source.is_some() {
-            return;
-        }
+        let shared = Arc::clone(&self.source);
         let opener = Arc::clone(&self.opener);
-        match tokio::task::spawn_blocking(move || opener()).await {
-            Ok(Ok(src)) => {
-                log::info(
-                    "source opened",
-                    &[
-                        ("source", src.kind().as_str()),
-                        ("location", &src.location()),
-                    ],
-                );
-                g.source = Some(src);
+        let r = tokio::task::spawn_blocking(move || {
+            let mut slot = lock_source(&shared);
+            if let Some(s) = slot.as_ref() {
+                return Ok((s.kind(), s.location()));
             }
+            let s = opener()?;
+            let info = (s.kind(), s.location());
+            *slot = Some(s);
+            Ok::<_, anyhow::Error>(info)
+        })
+        .await;
+        match r {
+            Ok(Ok((kind, location))) => log::info(
+                "source opened",
+                &[("source", kind.as_str()), ("location", &location)],
+            ),
             Ok(Err(e)) => log::warn(
                 "opening the source failed; scrapes report livepatch_scrape_success 0 until it works",
                 &[("err", &format!("{e:#}"))],
@@ -181,4 +195,12 @@ impl Scraper {
     pub async fn reads(&self) -> u64 {
         self.inner.lock().await.reads
     }
+}
+
+/// The source slot; a poisoned lock (a read panicked) is taken over, and
+/// the panicking path has emptied the slot.
+fn lock_source(
+    s: &std::sync::Mutex<Option<Box<dyn Source>>>,
+) -> std::sync::MutexGuard<'_, Option<Box<dyn Source>>> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
 }

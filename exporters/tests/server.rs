@@ -22,6 +22,7 @@ struct Fake {
     delay: Duration,
     reads: Arc<AtomicU64>,
     fail: Arc<AtomicBool>,
+    fast: Arc<AtomicBool>,
 }
 
 impl Source for Fake {
@@ -53,7 +54,9 @@ impl Source for Fake {
         panic!("the exporter executed a control write");
     }
     fn snapshot(&mut self) -> Result<Snapshot, SourceError> {
-        std::thread::sleep(self.delay);
+        if !self.fast.load(Ordering::SeqCst) {
+            std::thread::sleep(self.delay);
+        }
         self.reads.fetch_add(1, Ordering::SeqCst);
         if self.fail.load(Ordering::SeqCst) {
             return Err(SourceError::parse("fake", "the test broke it"));
@@ -65,6 +68,8 @@ impl Source for Fake {
 struct Knobs {
     reads: Arc<AtomicU64>,
     fail: Arc<AtomicBool>,
+    /// Skip the delay from now on.
+    fast: Arc<AtomicBool>,
     opens: Arc<AtomicU64>,
 }
 
@@ -72,9 +77,11 @@ fn fake_opener(delay: Duration) -> (SourceOpener, Knobs) {
     let reads = Arc::new(AtomicU64::new(0));
     let fail = Arc::new(AtomicBool::new(false));
     let opens = Arc::new(AtomicU64::new(0));
+    let fast = Arc::new(AtomicBool::new(false));
     let k = Knobs {
         reads: Arc::clone(&reads),
         fail: Arc::clone(&fail),
+        fast: Arc::clone(&fast),
         opens: Arc::clone(&opens),
     };
     let opener: SourceOpener = Arc::new(move || {
@@ -89,6 +96,7 @@ fn fake_opener(delay: Duration) -> (SourceOpener, Knobs) {
             delay,
             reads: Arc::clone(&reads),
             fail: Arc::clone(&fail),
+            fast: Arc::clone(&fast),
         }) as Box<dyn Source>)
     });
     (opener, k)
@@ -264,7 +272,7 @@ async fn scrapes_over_the_cap_get_503() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_reads_time_out_with_503() {
-    let (opener, _k) = fake_opener(Duration::from_millis(1500));
+    let (opener, k) = fake_opener(Duration::from_millis(1500));
     let opts = ExporterOptions {
         request_timeout: Duration::from_millis(300),
         ..loopback_opts()
@@ -273,6 +281,14 @@ async fn slow_reads_time_out_with_503() {
     let r = get(addr, "/metrics").await;
     assert_eq!(r.status, 503);
     assert!(r.body.contains("--web.request-timeout"));
+    // The abandoned read finishes in the background and keeps its source:
+    // the next scrape reads it again, without opening a new one.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    k.fast.store(true, Ordering::SeqCst);
+    let r = get(addr, "/metrics").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(sample(&r.body, "livepatch_scrape_success"), Some(1.0));
+    assert_eq!(k.opens.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
