@@ -15,9 +15,15 @@ import argparse
 import json
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+import urllib.error
+import urllib.request
 
 MARK = re.compile(r"@@PS (BEGIN|END|MARK|NOBIN|BOOT|DONE|EXIT|TIMEOUT|ERROR)\b ?(.*)$")
 KLOG = re.compile(r"^\[\s*(\d+\.\d+)\]\s+(.*)$")
@@ -760,11 +766,297 @@ SCENARIOS = {
     "complete": (sc_complete, 90),
     "stall": (sc_stall, 120),
     "revert": (sc_revert, 90),
-    "force": (sc_force, 90),
+    "force": (sc_force, 120),
     "replace": (sc_replace, 120),
 }
-ORDER = ["complete", "stall", "revert", "force", "replace"]
+ORDER = ["complete", "stall", "revert", "force", "replace", "exporter"]
 NUMBER = {n: i + 1 for i, n in enumerate(ORDER)}
+
+
+# --------------------------------------------------------------------------
+# interactive boots (scenarios 6 and 7): the host drives the guest over the
+# console and talks to it over qemu's user network, on 127.0.0.1 only
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, timeout=5):
+    """(status, body) of a GET to a loopback URL; (None, error) on failure."""
+    assert url.startswith("http://127.0.0.1:"), url  # loopback only, always
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
+    except (OSError, ValueError) as e:
+        return None, str(e)
+
+
+class LiveVM:
+    """A VM whose console the host reads as it comes and writes commands to."""
+
+    def __init__(self, args, scenario, log_path, hostfwd=None):
+        cmd = QEMU_BASE[:]
+        if hostfwd:
+            i = cmd.index("-nic")
+            del cmd[i:i + 2]
+            fwd = ",".join(f"hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in hostfwd)
+            cmd += ["-netdev", f"user,id=n0,restrict=on,{fwd}", "-device", "virtio-net-pci,netdev=n0"]
+        cmd += ["-kernel", args.kernel, "-initrd", args.initrd,
+                "-append", " ".join([APPEND.format(scenario)] + EXTRA_APPEND)]
+        self.log = open(log_path, "wb")
+        self.buf = []
+        self.lock = threading.Lock()
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in iter(self.proc.stdout.readline, b""):
+            self.log.write(line)
+            self.log.flush()
+            with self.lock:
+                self.buf.append(line.decode("utf-8", "replace"))
+
+    def text(self):
+        with self.lock:
+            return "".join(self.buf)
+
+    def count(self, needle):
+        with self.lock:
+            return sum(1 for l in self.buf if needle in l)
+
+    def wait_count(self, needle, n, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.count(needle) >= n:
+                return True
+            if self.proc.poll() is not None:
+                time.sleep(0.2)
+                return self.count(needle) >= n
+            time.sleep(0.1)
+        return False
+
+    def command(self, line, timeout=60):
+        """Send one command at a WAITCMD prompt; wait for its ACK."""
+        word = line.split()[0]
+        acks = self.count(f"@@PS ACK {word} ")
+        self.proc.stdin.write((line + "\n").encode())
+        self.proc.stdin.flush()
+        return self.wait_count(f"@@PS ACK {word} ", acks + 1, timeout)
+
+    def finish(self, timeout=60):
+        try:
+            if self.proc.poll() is None:
+                self.proc.stdin.write(b"quit\n")
+                self.proc.stdin.flush()
+            self.proc.wait(timeout=timeout)
+        except (subprocess.TimeoutExpired, BrokenPipeError, OSError):
+            self.proc.kill()
+            self.proc.wait()
+        self.reader.join(timeout=5)
+        self.log.close()
+        return self.text(), self.proc.returncode, time.monotonic() - self.t0
+
+
+class Prometheus:
+    """A real Prometheus on 127.0.0.1 scraping the VM's exporter with the
+    shipped rules; its data in a temporary directory."""
+
+    def __init__(self, binary, rules, target, log_path):
+        self.dir = tempfile.mkdtemp(prefix="ps-vm-prom-")
+        self.port = free_port()
+        cfg = os.path.join(self.dir, "prometheus.yml")
+        with open(cfg, "w") as f:
+            f.write(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
+                f"rule_files:\n  - {json.dumps(os.path.abspath(rules))}\n"
+                "scrape_configs:\n  - job_name: patchscope\n"
+                f"    static_configs:\n      - targets: [{json.dumps(target)}]\n")
+        self.log = open(log_path, "wb")
+        self.proc = subprocess.Popen(
+            [binary, f"--config.file={cfg}", f"--storage.tsdb.path={self.dir}/data",
+             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def ready(self, timeout=30):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            st, _ = http_get(self.base + "/-/ready", timeout=2)
+            if st == 200:
+                return True
+            if self.proc.poll() is not None:
+                return False
+            time.sleep(0.3)
+        return False
+
+    def api(self, path):
+        st, body = http_get(self.base + path)
+        if st != 200:
+            return None
+        try:
+            return json.loads(body).get("data")
+        except ValueError:
+            return None
+
+    def alerts(self, name):
+        data = self.api("/api/v1/alerts") or {}
+        return [a for a in data.get("alerts", []) if a.get("labels", {}).get("alertname") == name]
+
+    def query(self, expr):
+        data = self.api("/api/v1/query?query=" + urllib.request.quote(expr)) or {}
+        return data.get("result", [])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def metric_values(text, name):
+    """[(labels dict, value)] of one metric in Prometheus text format, sorted."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            key, _, val = line.rpartition(" ")
+            try:
+                out.append((dict(LABEL.findall(key[len(name):])), float(val)))
+            except ValueError:
+                pass
+    return sorted(out, key=lambda x: sorted(x[0].items()))
+
+
+def sc_exporter(args, log_path, chk):
+    """6. The exporter in the VM, scraped from the host by a real Prometheus
+    with the shipped alert rules: the stalled-transition alert fires, and
+    resolves after a revert."""
+    c = chk
+    if not args.prometheus or not os.access(args.prometheus, os.X_OK):
+        c.fail("prometheus binary available", f"{args.prometheus!r} (tests/vm/setup prometheus)")
+        return "", None
+    if not os.path.isfile(args.rules):
+        c.fail("alert rules present", args.rules)
+        return "", None
+    if args.promtool:
+        r = subprocess.run([args.promtool, "check", "rules", args.rules], capture_output=True, text=True)
+        c.ok(r.returncode == 0, "promtool check rules on the shipped rules", r.stdout + r.stderr)
+    port = free_port()
+    vm = LiveVM(args, "exporter", log_path, hostfwd=[(port, 9879)])
+    prom = None
+    try:
+        if not c.ok(vm.wait_count("@@PS WAITCMD", 1, 120), "VM up, exporter started"):
+            return vm.finish(5)[0], None
+        murl = f"http://127.0.0.1:{port}/metrics"
+        st, body = None, ""
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            st, body = http_get(murl)
+            if st == 200:
+                break
+            time.sleep(0.5)
+        c.eq(st, 200, "exporter answers on the forwarded port (127.0.0.1)")
+        if not args.kernel_only:
+            c.ok("livepatch_" in body, "exporter serves livepatch_* metrics", body[:300])
+        prom = Prometheus(args.prometheus, args.rules, f"127.0.0.1:{port}", log_path + ".prometheus")
+        if not c.ok(prom.ready(), "Prometheus ready"):
+            return vm.finish(5)[0], None
+        end = time.monotonic() + 30
+        up = []
+        while time.monotonic() < end:
+            up = prom.query('up{job="patchscope"}')
+            if up and up[0]["value"][1] == "1":
+                break
+            time.sleep(1)
+        c.ok(up and up[0]["value"][1] == "1", "Prometheus scrapes the exporter (up == 1)", repr(up))
+        if args.kernel_only:
+            return vm.finish()[0], None
+
+        c.ok(vm.command("stall"), "guest: stalled transition started")
+        t_stall = time.monotonic()
+        time.sleep(3)
+        c.ok(vm.command("status stalled"), "guest: status taken")
+        st, body = http_get(murl)
+        pend = metric_values(body, "livepatch_transition_threads_pending")
+        c.eq([(l.get("patch"), l.get("target"), v) for l, v in pend], [("ps_lp_stall", "patched", 1.0)],
+             "metrics: livepatch_transition_threads_pending of the stalled patch (kernel: 1 thread)")
+        blocked = metric_values(body, "livepatch_blocked_threads")
+        c.eq([(l.get("function"), v) for l, v in blocked], [("ps_target_func", 1.0)],
+             "metrics: livepatch_blocked_threads by function")
+
+        fired_after = None
+        end = time.monotonic() + args.alert_timeout
+        firing = []
+        while time.monotonic() < end:
+            firing = [a for a in prom.alerts("LivepatchTransitionStalled") if a.get("state") == "firing"]
+            if firing:
+                fired_after = time.monotonic() - t_stall
+                break
+            time.sleep(2)
+        if c.ok(firing, "LivepatchTransitionStalled fires",
+                f"not firing after {args.alert_timeout} s: {prom.alerts('LivepatchTransitionStalled')!r}"):
+            c.note(f"LivepatchTransitionStalled fired {fired_after:.0f} s after the transition started")
+            lab = firing[0].get("labels", {})
+            c.eq(lab.get("patch"), "ps_lp_stall", "alert label patch")
+            c.eq(lab.get("target"), "patched", "alert label target")
+            c.eq(lab.get("severity"), "critical", "alert label severity")
+        c.eq([a for a in prom.alerts("LivepatchTransitionForced") if a.get("state") == "firing"], [],
+             "LivepatchTransitionForced does not fire (nothing was forced)")
+
+        c.ok(vm.command("revert"), "guest: revert done")
+        t_rev = time.monotonic()
+        end = time.monotonic() + 60
+        left = None
+        while time.monotonic() < end:
+            left = prom.alerts("LivepatchTransitionStalled")
+            if not left:
+                break
+            time.sleep(1)
+        if c.ok(not left, "LivepatchTransitionStalled resolves after the revert", repr(left)):
+            c.note(f"resolved {time.monotonic() - t_rev:.0f} s after the revert")
+        st, body = http_get(murl)
+        c.eq(metric_values(body, "livepatch_transition_threads_pending"), [],
+             "metrics: no transition series after the revert")
+        c.ok(vm.command("status after"), "guest: status taken after")
+        return vm.finish()[0], None
+    finally:
+        if prom is not None:
+            prom.stop()
+        if vm.proc.poll() is None:
+            vm.finish(5)
+
+
+def check_exporter_console(s):
+    """Checks on the console output of scenario 6 (status vs kernel)."""
+    s.actions_ok()
+    if s.c.kernel_only:
+        return
+    ks = s.ksnap("k:stalled")
+    js = s.status("ps:status.stalled")
+    s.compare_transition("stalled", js, ks, "ps_lp_stall", "patched")
+    s.check_blocker("stalled", js, ks)
+    s.exit_code("ps:revert", 0, ["ps_lp_stall"])
+    ka = s.ksnap("k:after")
+    js = s.status("ps:status.after")
+    s.compare_patches("after", js, ka)
+    s.compare_transition("after", js, ka)
+    b = s.block("k:exporter.log")
+    s.c.ok(b is not None, "exporter log captured")
 
 
 # --------------------------------------------------------------------------
@@ -786,6 +1078,12 @@ def boot(args, scenario, timeout, log_path):
     return raw, rc, time.monotonic() - t0
 
 
+# scenarios whose boot the host drives itself: (driver, console checks)
+LIVE = {
+    "exporter": (sc_exporter, check_exporter_console),
+}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernel", required=True)
@@ -794,6 +1092,11 @@ def main():
     ap.add_argument("--kernel-only", action="store_true",
                     help="check the kernel side only (no patchscope binary in the VM)")
     ap.add_argument("--keep-logs", action="store_true", help="keep console logs of passing scenarios too")
+    ap.add_argument("--prometheus", help="prometheus binary (scenario exporter)")
+    ap.add_argument("--promtool", help="promtool binary (scenario exporter)")
+    ap.add_argument("--rules", default="exporters/mixin/alerts.yaml", help="alert rules to load")
+    ap.add_argument("--alert-timeout", type=float, default=240,
+                    help="seconds to wait for the stalled alert to fire")
     ap.add_argument("--probe", action="store_true",
                     help="take status snapshots with /bin/ps-probe instead of patchscope status --json")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every check")
@@ -801,25 +1104,31 @@ def main():
     args = ap.parse_args()
     names = args.scenarios or ORDER
     for n in names:
-        if n not in SCENARIOS:
+        if n not in SCENARIOS and n not in LIVE:
             ap.error(f"unknown scenario {n!r} (known: {', '.join(ORDER)})")
     if args.probe:
         EXTRA_APPEND.append("ps.status=probe")
     os.makedirs(args.logs, exist_ok=True)
     summary = []
     for name in names:
-        fn, timeout = SCENARIOS[name]
         log_path = os.path.join(args.logs, f"{NUMBER[name]}-{name}.log")
-        raw, rc, secs = boot(args, name, timeout, log_path)
-        con = Console(raw)
         chk = Checks(name, args.kernel_only)
-        chk.ok(con.boot is not None, "VM booted", f"qemu rc={rc}")
-        chk.ok(con.done, "scenario script ran to the end", f"qemu rc={rc}")
+        t0 = time.monotonic()
         try:
+            if name in LIVE:
+                drive, fn = LIVE[name]
+                raw, rc = drive(args, log_path, chk)
+            else:
+                fn, timeout = SCENARIOS[name]
+                raw, rc, _ = boot(args, name, timeout, log_path)
+            con = Console(raw)
+            chk.ok(con.boot is not None, "VM booted", f"qemu rc={rc}")
+            chk.ok(con.done, "scenario script ran to the end", f"qemu rc={rc}")
             fn(Scenario(con, chk))
         except Exception as e:  # a harness bug must not hide as a pass
             import traceback
-            chk.fail("harness", "".join(traceback.format_exception(e))[-800:])
+            chk.fail("harness", "".join(traceback.format_exception(e))[-1200:])
+        secs = time.monotonic() - t0
         status = "PASS" if chk.passed else "FAIL"
         nfail = sum(1 for ok, _, _ in chk.results if not ok)
         print(f"[{status}] scenario {NUMBER[name]} {name}: {len(chk.results) - nfail}/{len(chk.results)} "
@@ -830,7 +1139,9 @@ def main():
         for n in chk.notes:
             print(f"    note: {n}")
         if chk.passed and not args.keep_logs:
-            os.unlink(log_path)
+            for p in (log_path, log_path + ".prometheus"):
+                if os.path.exists(p):
+                    os.unlink(p)
         else:
             print(f"    console log: {log_path}")
         summary.append((name, chk.passed, secs))
