@@ -2,6 +2,8 @@
 //! (`status`, `check`, `revert`, `force`, `signal`, `man`, `completions`)
 //! on the simulator, dumps and a Linux fixture tree.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

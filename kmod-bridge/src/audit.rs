@@ -38,7 +38,13 @@ pub fn actor() -> String {
 }
 
 /// Log one control write and its result.
-pub fn log_write(action: &str, patch: &str, target: &str, value: &str, result: &Result<(), String>) {
+pub fn log_write(
+    action: &str,
+    patch: &str,
+    target: &str,
+    value: &str,
+    result: &Result<(), String>,
+) {
     let answer = match result {
         Ok(()) => "ok".to_string(),
         Err(e) => format!("error: {e}"),

@@ -204,12 +204,12 @@ pub enum ControlError {
         other: String,
     },
     /// Revert of a patch that is already disabled.
-    #[error(
-        "patch '{0}' is already disabled; re-enabling needs the patch module to be reloaded"
-    )]
+    #[error("patch '{0}' is already disabled; re-enabling needs the patch module to be reloaded")]
     AlreadyDisabled(String),
     /// The state changed between plan and write: nothing was written.
-    #[error("nothing was written: {what} since the confirmation for '{patch}'; look again and retry")]
+    #[error(
+        "nothing was written: {what} since the confirmation for '{patch}'; look again and retry"
+    )]
     StateChanged {
         /// The patch acted on.
         patch: String,
@@ -286,7 +286,10 @@ pub fn validate(snapshot: &Snapshot, action: &ControlAction) -> Result<Precondit
 
 /// The plain-words effect of `action` on a patch in `state`, shared by all
 /// sources so the console and the CLI say the same thing.
-pub fn describe_effect(action: &ControlAction, state: PatchState) -> (String, bool, Option<String>) {
+pub fn describe_effect(
+    action: &ControlAction,
+    state: PatchState,
+) -> (String, bool, Option<String>) {
     let p = &action.patch;
     match (action.kind, state) {
         (ActionKind::Revert, PatchState::Patching) => (

@@ -48,7 +48,9 @@ pub enum SourceError {
         message: String,
     },
     /// No live-patch interface found (source `auto`, or a root without klp).
-    #[error("no live-patch interface found: {looked_for}. To try patchscope without one, run `patchscope demo`")]
+    #[error(
+        "no live-patch interface found: {looked_for}. To try patchscope without one, run `patchscope demo`"
+    )]
     NotFound {
         /// What was looked for, where.
         looked_for: String,

@@ -85,8 +85,7 @@ pub struct SourceInfo {
 }
 
 /// The kernel that was read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[derive(Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct KernelInfo {
     /// Operating system: `FreeBSD`, `Linux`, or `simulated`.
     pub os: String,

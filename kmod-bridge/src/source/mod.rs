@@ -16,7 +16,7 @@ pub mod sim;
 
 use crate::control::{ControlAction, ControlError, ControlOutcome, ControlPlan};
 use crate::error::SourceError;
-use crate::model::{SourceKind, Snapshot};
+use crate::model::{Snapshot, SourceKind};
 
 /// Which controls a source supports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
