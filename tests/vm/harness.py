@@ -769,7 +769,7 @@ SCENARIOS = {
     "force": (sc_force, 120),
     "replace": (sc_replace, 120),
 }
-ORDER = ["complete", "stall", "revert", "force", "replace", "exporter"]
+ORDER = ["complete", "stall", "revert", "force", "replace", "exporter", "console"]
 NUMBER = {n: i + 1 for i, n in enumerate(ORDER)}
 
 
@@ -1078,9 +1078,132 @@ def boot(args, scenario, timeout, log_path):
     return raw, rc, time.monotonic() - t0
 
 
+
+
+def tmux(*a, check=False):
+    return subprocess.run(["tmux"] + list(a), capture_output=True, text=True, check=check)
+
+
+def sc_console(args, log_path, chk):
+    """7. The console in the VM on the serial console, driven through tmux:
+    it shows the stalled transition and the blocked thread; q leaves it with
+    the terminal restored."""
+    c = chk
+    if not shutil.which("tmux"):
+        c.fail("tmux available", "apt-get install tmux")
+        return "", None
+    cols, rows = 120, 40
+    name = f"ps-vm-{os.getpid()}"
+    qemu = QEMU_BASE[:]
+    qemu.remove("-nographic")
+    qemu += ["-display", "none", "-monitor", "none",
+             "-chardev", f"stdio,id=c0,signal=off,logfile={os.path.abspath(log_path)}",
+             "-serial", "chardev:c0",
+             "-kernel", args.kernel, "-initrd", args.initrd,
+             "-append", " ".join([APPEND.format("console"), f"ps.cols={cols}", f"ps.rows={rows}"]
+                                 + EXTRA_APPEND)]
+    screens = []
+    if os.path.exists(log_path):
+        os.unlink(log_path)
+    r = tmux("new-session", "-d", "-s", name, "-x", str(cols), "-y", str(rows),
+             " ".join(subprocess.list2cmdline([a]) for a in qemu))
+    if not c.ok(r.returncode == 0, "tmux session started", r.stderr):
+        return "", None
+
+    def log_text():
+        try:
+            with open(log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def screen():
+        r = tmux("capture-pane", "-p", "-t", name)
+        return r.stdout if r.returncode == 0 else ""
+
+    def wait_screen(words, timeout):
+        end = time.monotonic() + timeout
+        scr = ""
+        while time.monotonic() < end:
+            scr = screen()
+            if all(w in scr for w in words):
+                return True, scr
+            time.sleep(0.5)
+        return False, scr
+
+    try:
+        end = time.monotonic() + 120
+        while time.monotonic() < end and "@@PS MARK tui.start" not in log_text():
+            time.sleep(0.5)
+        if not c.ok("@@PS MARK tui.start" in log_text(), "VM up, console started"):
+            return log_text(), None
+        if args.kernel_only:
+            time.sleep(2)
+            tmux("send-keys", "-t", name, "q")
+        else:
+            ok, scr = wait_screen(["ps_lp_stall", "ps_blocker"], 90)
+            screens.append(("overview", scr))
+            c.ok(ok, "console shows the patch ps_lp_stall and the blocked thread ps_blocker", scr[-1500:])
+            c.ok(re.search(r"patching", scr, re.I), "console shows the transition (patching)")
+            c.ok("ps_target_func" in scr, "console shows the blocking function ps_target_func", scr[-1500:])
+            # the '?' help opens and Esc closes it: keys reach the program
+            tmux("send-keys", "-t", name, "?")
+            ok, scr = wait_screen(["this help"], 15)
+            screens.append(("help", scr))
+            c.ok(ok, "? opens the help", scr[-800:])
+            tmux("send-keys", "-t", name, "Escape")
+            ok, scr = wait_screen(["ps_blocker"], 15)
+            c.ok(ok and "this help" not in scr, "Esc closes the help")
+            # revert from the console: r, the confirmation names the write, y
+            tmux("send-keys", "-t", name, "r")
+            ok, scr = wait_screen(["Go ahead?"], 15)
+            screens.append(("revert-confirm", scr))
+            if c.ok(ok, "r asks for a confirmation", scr[-1500:]):
+                c.ok("/sys/kernel/livepatch/ps_lp_stall/enabled" in scr.replace("\n", "")
+                     or "ps_lp_stall/enabled" in scr,
+                     "the confirmation names the exact write (ps_lp_stall/enabled)", scr[-1500:])
+                tmux("send-keys", "-t", name, "y")
+                ok, scr = wait_screen(["Patches (0)"], 60)
+                screens.append(("reverted", scr))
+                c.ok(ok, "after y the patch is gone from the console (unpatching completed)", scr[-1500:])
+            tmux("send-keys", "-t", name, "q")
+        end = time.monotonic() + 30
+        while time.monotonic() < end and "@@PS MARK tui.exit" not in log_text():
+            time.sleep(0.5)
+        m = re.search(r"@@PS MARK tui\.exit rc=(\d+)", log_text())
+        c.ok(m and m.group(1) == "0", "q leaves the console with exit code 0", m.group(0) if m else "no exit")
+        alt = tmux("display-message", "-p", "-t", name, "#{alternate_on}").stdout.strip()
+        c.ok(alt in ("0", ""), "terminal left the alternate screen", f"alternate_on={alt}")
+        screens.append(("after", screen()))
+        end = time.monotonic() + 60
+        while time.monotonic() < end and "@@PS DONE" not in log_text():
+            time.sleep(0.5)
+        return log_text(), None
+    finally:
+        tmux("kill-session", "-t", name)
+        with open(log_path + ".screens", "w") as f:
+            for label, scr in screens:
+                f.write(f"===== {label} =====\n{scr}\n")
+
+
+def check_console_console(s):
+    s.actions_ok()
+    ks = s.ksnap("k:stalled")
+    if ks is not None:
+        s.c.eq(ks.in_transition(), ["ps_lp_stall"], "kernel: ps_lp_stall in transition while the console ran")
+    if s.c.kernel_only:
+        return
+    ka = s.ksnap("k:after.tui")
+    if ka is not None:
+        s.c.eq(ka.patches(), [], "kernel: the console's revert took effect (ps_lp_stall gone)")
+    s.c.ok(s.con.klog_find("'ps_lp_stall': starting unpatching transition"),
+           "kernel log: the console's revert reversed the transition")
+
+
 # scenarios whose boot the host drives itself: (driver, console checks)
 LIVE = {
     "exporter": (sc_exporter, check_exporter_console),
+    "console": (sc_console, check_console_console),
 }
 
 
@@ -1139,7 +1262,7 @@ def main():
         for n in chk.notes:
             print(f"    note: {n}")
         if chk.passed and not args.keep_logs:
-            for p in (log_path, log_path + ".prometheus"):
+            for p in (log_path, log_path + ".prometheus", log_path + ".screens"):
                 if os.path.exists(p):
                     os.unlink(p)
         else:
