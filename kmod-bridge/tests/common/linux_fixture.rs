@@ -51,6 +51,9 @@ impl LinuxFixture {
         let fx = Self::layout(dir.path().to_path_buf(), Some(dir));
         fs::create_dir_all(fx.sysfs.join("kernel/livepatch")).unwrap();
         fs::create_dir_all(fx.sysfs.join("module")).unwrap();
+        // A kernel with module signing (CONFIG_MODULE_SIG), as distribution
+        // kernels are: taint `E` then means "unsigned".
+        fx.module_signing(true);
         fs::create_dir_all(fx.procfs.join("sys/kernel")).unwrap();
         fs::write(fx.procfs.join("sys/kernel/osrelease"), "6.13.0-test\n").unwrap();
         fs::write(
@@ -85,6 +88,18 @@ impl LinuxFixture {
             sysfs: self.sysfs.clone(),
             procfs: self.procfs.clone(),
             kmsg: Some(self.kmsg.clone()),
+        }
+    }
+
+    /// Whether the kernel was built with module signing: creates or removes
+    /// `<sysfs>/module/module/parameters/sig_enforce`.
+    pub fn module_signing(&self, on: bool) {
+        let params = self.sysfs.join("module/module/parameters");
+        if on {
+            fs::create_dir_all(&params).unwrap();
+            fs::write(params.join("sig_enforce"), "N\n").unwrap();
+        } else {
+            let _ = fs::remove_file(params.join("sig_enforce"));
         }
     }
 

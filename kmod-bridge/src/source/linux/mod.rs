@@ -11,7 +11,10 @@
 //!   `None`. The state is `enabled` × `transition`: 1/0 enabled, 1/1
 //!   patching, 0/1 unpatching, 0/0 disabled. Signature:
 //!   `<sysfs>/module/<patch>/taint` holding `E` means unsigned; without `E`
-//!   signed; no file, unknown.
+//!   signed; no file, unknown. The kernel sets `E` only when it was built
+//!   with module signing (`CONFIG_MODULE_SIG`, seen as
+//!   `<sysfs>/module/module/parameters/sig_enforce`): without it every
+//!   signature is unknown (`None`), never "signed".
 //! * **Threads** (`procfs.rs`), only while a patch is in transition:
 //!   `<procfs>/<pid>/task/<tid>/patch_state` of every thread. A thread is
 //!   *pending* when its state is neither idle (-1) nor the target; every

@@ -12,7 +12,14 @@
 //!                                  <object>/patched       0|1 (6.1+)
 //!                                  <object>/<func,sympos>/    one dir per function
 //! <sysfs>/module/<patch>/taint    contains `E` when the module is unsigned
+//! <sysfs>/module/module/parameters/sig_enforce   exists iff CONFIG_MODULE_SIG
 //! ```
+//!
+//! The kernel sets taint `E` only when it checks signatures at all
+//! (`CONFIG_MODULE_SIG`): on a kernel built without module signing an
+//! unsigned patch has no `E` and would look signed. So the signature is
+//! read from `taint` only when `sig_enforce` exists (the parameter is
+//! compiled in exactly with `CONFIG_MODULE_SIG`), and is unknown otherwise.
 //!
 //! The object for the kernel itself is `vmlinux`. A patch directory can
 //! vanish at any moment (unpatching completed): such a patch is skipped.
@@ -68,6 +75,7 @@ pub(crate) fn read_patches(
 ) -> Result<Vec<SysfsPatch>, SourceError> {
     let root = livepatch_dir(sysfs);
     let entries = fs::read_dir(&root).map_err(|e| SourceError::io(&root, e))?;
+    let signing = module_signing(sysfs);
     let mut patches = Vec::new();
     for entry in entries {
         // An entry that cannot be read is a patch that went away.
@@ -76,7 +84,7 @@ pub(crate) fn read_patches(
             continue;
         }
         let name = entry.file_name();
-        if let Some(p) = read_patch(sysfs, &entry.path(), name, buf, limitations)? {
+        if let Some(p) = read_patch(sysfs, signing, &entry.path(), name, buf, limitations)? {
             patches.push(p);
         }
     }
@@ -170,6 +178,7 @@ fn optional<T>(
 
 fn read_patch(
     sysfs: &Path,
+    signing: bool,
     dir: &Path,
     dir_name: OsString,
     buf: &mut Vec<u8>,
@@ -217,7 +226,11 @@ fn read_patch(
     let Some(objects) = read_objects(dir, buf, limitations) else {
         return Ok(None);
     };
-    let signed = read_signed(sysfs, &dir_name, buf);
+    let signed = if signing {
+        read_signed(sysfs, &dir_name, buf)
+    } else {
+        None
+    };
     let exists = |leaf: &str| fs::symlink_metadata(dir.join(leaf)).is_ok();
     Ok(Some(SysfsPatch {
         patch: Patch {
@@ -323,8 +336,23 @@ pub(crate) fn parse_function_dir(dir_name: &[u8]) -> PatchFunction {
     }
 }
 
+/// Whether the kernel checks module signatures (`CONFIG_MODULE_SIG`):
+/// `<sysfs>/module/module/parameters/sig_enforce` exists exactly then.
+/// Without it the `E` taint is never set and says nothing.
+pub(crate) fn module_signing(sysfs: &Path) -> bool {
+    fs::symlink_metadata(
+        sysfs
+            .join("module")
+            .join("module")
+            .join("parameters")
+            .join("sig_enforce"),
+    )
+    .is_ok()
+}
+
 /// Signature status from `<sysfs>/module/<patch>/taint`: `E` means the
-/// module was loaded without a valid signature.
+/// module was loaded without a valid signature. Only meaningful when
+/// [`module_signing`] is true.
 fn read_signed(sysfs: &Path, dir_name: &OsString, buf: &mut Vec<u8>) -> Option<bool> {
     let file = sysfs.join("module").join(dir_name).join("taint");
     files::read_into(&file, buf).ok()?;
@@ -371,5 +399,16 @@ mod tests {
         assert_eq!(read_signed(dir.path(), &name, &mut buf), Some(true));
         fs::write(m.join("taint"), "\n").unwrap();
         assert_eq!(read_signed(dir.path(), &name, &mut buf), Some(true));
+    }
+
+    #[test]
+    fn signing_is_known_only_with_sig_enforce() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!module_signing(dir.path()));
+        let params = dir.path().join("module/module/parameters");
+        fs::create_dir_all(&params).unwrap();
+        assert!(!module_signing(dir.path()));
+        fs::write(params.join("sig_enforce"), "N\n").unwrap();
+        assert!(module_signing(dir.path()));
     }
 }
