@@ -85,10 +85,6 @@ pub fn render_textfile(snap: &kmod_bridge::Snapshot) -> anyhow::Result<String> {
 /// read (before exiting non-zero): `livepatch_scrape_success 0` and the
 /// build info, so the textfile collector keeps a series the
 /// LivepatchExporterScrapeFailing alert sees, instead of an empty file.
-#[allow(
-    dead_code,
-    reason = "for cmd_status's failure path, which its owner wires"
-)]
 pub fn render_textfile_failed() -> String {
     patchscope_exporters::render_text_failed()
 }

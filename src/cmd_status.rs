@@ -6,7 +6,7 @@ use std::io::Write as _;
 
 use anyhow::Context;
 use kmod_bridge::model::{PatchState, Snapshot, StartSource};
-use kmod_bridge::sanitize::for_terminal;
+use kmod_bridge::sanitize::{escape_controls, for_terminal};
 use kmod_bridge::watch::fmt_secs;
 
 use crate::cli::{StatusArgs, StatusFormat};
@@ -16,18 +16,30 @@ const TABLE_THREADS: usize = 50;
 
 /// Run `status`.
 pub fn run(args: &StatusArgs) -> anyhow::Result<()> {
-    let mut source = crate::open::open(&args.source)?;
-    let snap = source
-        .snapshot()
-        .with_context(|| format!("reading live-patch state from {}", source.location()))?;
     let format = if args.json {
         StatusFormat::Json
     } else {
         args.format
     };
+    let read = crate::open::open(&args.source).and_then(|mut source| {
+        source
+            .snapshot()
+            .with_context(|| format!("reading live-patch state from {}", source.location()))
+    });
+    let snap = match read {
+        Ok(s) => s,
+        Err(e) => {
+            // For node_exporter's textfile collector an empty file would
+            // hide the failure: write the failure gauge, then fail.
+            if format == StatusFormat::Prometheus {
+                print!("{}", crate::cmd_exporter::render_textfile_failed());
+            }
+            return Err(e);
+        }
+    };
     let out = match format {
         StatusFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&snap)?;
+            let mut s = to_json_terminal_safe(&snap)?;
             s.push('\n');
             s
         }
@@ -42,6 +54,80 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<()> {
     {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r.context("writing to stdout"),
+    }
+}
+
+/// Pretty JSON in which every character a terminal could interpret is a
+/// `\uXXXX` escape: serde_json escapes only C0 controls, `"` and `\`, so
+/// DEL, C1 controls (U+009B is CSI) and bidi overrides in thread or patch
+/// names would otherwise reach a terminal raw through `status --json`.
+/// Parsers see the same strings either way.
+pub fn to_json_terminal_safe<T: serde::Serialize>(value: &T) -> serde_json::Result<String> {
+    let mut out = Vec::with_capacity(4096);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, SafeFormatter::default());
+    value.serialize(&mut ser)?;
+    // The serializer writes UTF-8 only; the lossy path is never taken.
+    Ok(String::from_utf8(out)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+/// serde_json's pretty formatter, escaping terminal-unsafe characters.
+#[derive(Default)]
+struct SafeFormatter(serde_json::ser::PrettyFormatter<'static>);
+
+impl serde_json::ser::Formatter for SafeFormatter {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut rest = fragment;
+        while let Some((i, c)) = rest
+            .char_indices()
+            .find(|&(_, c)| kmod_bridge::sanitize::is_unsafe_char(c))
+        {
+            let (safe, tail) = rest.split_at(i);
+            w.write_all(safe.as_bytes())?;
+            // Unsafe characters are all in the Basic Multilingual Plane.
+            write!(w, "\\u{:04x}", c as u32)?;
+            rest = tail.get(c.len_utf8()..).unwrap_or_default();
+        }
+        w.write_all(rest.as_bytes())
+    }
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
     }
 }
 
@@ -231,8 +317,41 @@ pub fn render_table(snap: &Snapshot) -> String {
     if !snap.limitations.is_empty() {
         let _ = writeln!(o);
         for l in &snap.limitations {
-            let _ = writeln!(o, "note: {}", for_terminal(l));
+            let _ = writeln!(o, "note: {}", escape_controls(l));
         }
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_escapes_what_terminals_interpret_and_parses_back() {
+        let v = serde_json::json!({
+            "comm": "a\u{1b}[2Jb\u{7f}c\u{9b}31md\u{202e}e\u{2066}f",
+            "list": [1, "x\u{85}y"],
+            "plain": "héllo \"q\" \\",
+        });
+        let s = to_json_terminal_safe(&v).unwrap();
+        assert!(
+            !s.chars()
+                .any(|c| c != '\n' && kmod_bridge::sanitize::is_unsafe_char(c)),
+            "{s:?}"
+        );
+        assert!(
+            s.contains(r"a\u001b[2Jb\u007fc\u009b31md\u202ee\u2066f"),
+            "{s}"
+        );
+        assert!(s.contains("héllo"), "{s}");
+        let back: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, v);
+        // Same layout as serde_json's own pretty printer.
+        let plain = serde_json::json!({"a": [1, {"b": null}], "c": "d"});
+        assert_eq!(
+            to_json_terminal_safe(&plain).unwrap(),
+            serde_json::to_string_pretty(&plain).unwrap()
+        );
+    }
 }

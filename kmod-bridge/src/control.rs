@@ -234,17 +234,25 @@ pub enum ControlError {
     },
     /// Reading the state before the write failed.
     #[error("could not read the current state before writing: {0}")]
-    Read(#[from] crate::error::SourceError),
+    Read(crate::error::SourceError),
     /// Other I/O failure of the write.
-    #[error("writing {value} to {target} failed: {source}")]
+    #[error("writing {value} to {target} failed: {error}")]
     Io {
         /// The file or node.
         target: String,
         /// The value.
         value: String,
         /// The error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
+}
+
+// By hand rather than `#[from]`: the read error is part of the message, and
+// as a `#[source]` error chains would print it twice.
+impl From<crate::error::SourceError> for ControlError {
+    fn from(e: crate::error::SourceError) -> Self {
+        ControlError::Read(e)
+    }
 }
 
 /// Check the generic rules (patch exists, force/signal need its transition,

@@ -7,12 +7,13 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// A file or directory could not be read.
-    #[error("reading {path} failed: {source}")]
+    #[error("reading {path} failed: {error}")]
     Io {
         /// What was read.
         path: PathBuf,
-        /// The error.
-        source: std::io::Error,
+        /// The error (not a `#[source]`: it is already in the message, and
+        /// error chains would print it twice).
+        error: std::io::Error,
     },
     /// No permission to read something the snapshot cannot do without.
     #[error("reading {path} needs root (permission denied): run patchscope as root or with sudo")]
@@ -73,7 +74,10 @@ impl SourceError {
         if source.kind() == std::io::ErrorKind::PermissionDenied {
             SourceError::PermissionDenied { path }
         } else {
-            SourceError::Io { path, source }
+            SourceError::Io {
+                path,
+                error: source,
+            }
         }
     }
 

@@ -6,7 +6,10 @@
 //! to one [`Watch`].
 //!
 //! Stalled means: in transition for longer than [`WatchConfig::stall_after`]
-//! and no thread moved during the last `stall_after`. The default of 60 s
+//! and no thread moved during the last `stall_after`. Without history (the
+//! first snapshot of a transition that began earlier) progress is counted
+//! from the transition's start: a transition that has not finished within
+//! `stall_after` is stalled, which is kpatch's view too. The default of 60 s
 //! matches what operators know from kpatch, whose loader gives up after 15 s
 //! plus 60 s.
 
@@ -168,6 +171,8 @@ pub struct Watch {
     /// tid -> first time seen blocked (current transition only).
     blocked_since: HashMap<u32, f64>,
     status: Option<TransitionStatus>,
+    /// Events ever recorded (the list itself is capped).
+    recorded: u64,
     observed: bool,
     failing: bool,
 }
@@ -194,6 +199,7 @@ impl Watch {
             counters: None,
             blocked_since: HashMap::new(),
             status: None,
+            recorded: 0,
             observed: false,
             failing: false,
         }
@@ -206,7 +212,7 @@ impl Watch {
 
     /// Take in a snapshot; returns the number of new events.
     pub fn observe(&mut self, snap: &Snapshot) -> usize {
-        let before = self.events.len();
+        let before = self.recorded;
         let now = snap.taken_at;
         if self.failing {
             self.failing = false;
@@ -262,7 +268,7 @@ impl Watch {
             self.push(now, EventKind::TransitionStalled, Some(patch), msg);
         }
         self.observed = true;
-        self.events.len().saturating_sub(before)
+        usize::try_from(self.recorded - before).unwrap_or(usize::MAX)
     }
 
     /// Record a failed read (once per run of failures).
@@ -304,6 +310,7 @@ impl Watch {
     }
 
     fn push(&mut self, at: f64, kind: EventKind, patch: Option<String>, message: String) {
+        self.recorded += 1;
         self.events.push_back(Event {
             at,
             kind,
@@ -735,6 +742,27 @@ mod tests {
             kinds(&w),
             vec![EventKind::SourceFailed, EventKind::SourceRecovered]
         );
+    }
+
+    #[test]
+    fn new_event_count_survives_the_cap() {
+        let mut w = Watch::new(WatchConfig {
+            max_events: 2,
+            ..WatchConfig::default()
+        });
+        w.observe(&snap(0.0, &[], None));
+        let mut n = 0;
+        for i in 1..6 {
+            let name = format!("p{i}");
+            n += w.observe(&snap(
+                i as f64,
+                &[(name.as_str(), PatchState::Enabled)],
+                None,
+            ));
+        }
+        // Each snapshot loads one patch and removes the previous one.
+        assert_eq!(n, 9);
+        assert_eq!(w.events().len(), 2);
     }
 
     #[test]

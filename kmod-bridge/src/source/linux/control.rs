@@ -147,7 +147,7 @@ fn translate(e: std::io::Error, plan: &ControlPlan, w: &PlannedWrite) -> Control
         _ => ControlError::Io {
             target: w.target.clone(),
             value: w.value.clone(),
-            source: e,
+            error: e,
         },
     }
 }

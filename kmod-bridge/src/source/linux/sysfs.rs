@@ -120,9 +120,9 @@ fn missing_required(
         Fail::Denied => Err(SourceError::PermissionDenied {
             path: file.to_path_buf(),
         }),
-        Fail::Other(source) => Err(SourceError::Io {
+        Fail::Other(error) => Err(SourceError::Io {
             path: file.to_path_buf(),
-            source,
+            error,
         }),
     }
 }
