@@ -93,6 +93,25 @@ pub fn headline(app: &App) -> Line<'static> {
     };
     let Some(t) = &snap.transition else {
         let n = snap.patches.len();
+        // A forced transition leaves the kernel forced for good, so the
+        // headline keeps saying so after the transition is over.
+        let forced = snap.counters.map_or(0, |c| c.transitions_forced);
+        if forced > 0 {
+            return Line::from(vec![
+                Span::styled(" FORCED ", theme::alarm()),
+                Span::styled(
+                    format!(
+                        " {forced} transition{} forced since boot: the kernel runs patches in an untested state; plan a reboot",
+                        if forced == 1 { " was" } else { "s were" }
+                    ),
+                    theme::error(),
+                ),
+                Span::raw(format!(
+                    "; no transition in progress, {n} patch{} settled",
+                    if n == 1 { "" } else { "es" }
+                )),
+            ]);
+        }
         return Line::from(vec![
             Span::styled(" IDLE ", theme::ok().reversed()),
             Span::raw(format!(

@@ -214,6 +214,23 @@ fn idle_kernel() {
 }
 
 #[test]
+fn a_forced_kernel_stays_flagged_when_idle() {
+    let mut app = App::new(UiOptions::default(), caps());
+    let mut s = base(T0);
+    if let Some(c) = s.counters.as_mut() {
+        c.transitions_forced = 1;
+    }
+    app.on_snapshot(Ok(s), T0);
+    let t = text(&app, 120, 40);
+    assert!(
+        t.contains(" FORCED  1 transition was forced since boot"),
+        "{t}"
+    );
+    assert!(t.contains("plan a reboot"));
+    snap_both!("idle_forced", app);
+}
+
+#[test]
 fn pending_but_unlisted_threads_are_explained() {
     let app = unlisted_app();
     let t = text(&app, 120, 40);
