@@ -6,9 +6,7 @@ ps_status ps:status.before
 mark insmod.start
 block do:insmod.basic insmod "$KO/ps_lp_basic.ko"
 mark insmod.end
-# as soon as possible: the transition may still be running (or already done);
-# kernel snapshots before and after bracket the moving state
-ksnap k:during.pre
+# as soon as possible: the transition may still be running (or already done)
 ps_status ps:status.during
 ksnap k:during
 block do:wait.done wait_until 30 tr_done ps_lp_basic
