@@ -188,6 +188,19 @@ impl Drop for Tmux {
 const START: Duration = Duration::from_secs(30);
 
 #[test]
+fn without_a_terminal_the_console_says_what_to_use_instead() {
+    let out = Command::new(BIN)
+        .arg("demo")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs a terminal"), "{err}");
+    assert!(err.contains("patchscope status"), "{err}");
+}
+
+#[test]
 fn demo_shows_the_stall_reverts_it_and_restores_the_terminal() {
     if !tmux_available() {
         return;

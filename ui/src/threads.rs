@@ -46,7 +46,24 @@ fn title(app: &App) -> String {
 
 /// Draw the blocked-thread table.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
-    let block = theme::pane(title(app), focused);
+    let mut block = theme::pane(title(app), focused);
+    // Threads are listed but the view is incomplete: say so on the frame.
+    let limits = app
+        .snapshot
+        .as_ref()
+        .map_or(&[][..], |s| s.limitations.as_slice());
+    if let Some(first) = limits.first()
+        && !app.threads.view.is_empty()
+    {
+        let more = match limits.len() {
+            1 => String::new(),
+            n => format!(" (+{} more)", n - 1),
+        };
+        block = block.title_bottom(Line::from(Span::styled(
+            format!(" incomplete: {}{more} ", for_terminal(first)),
+            theme::warn(),
+        )));
+    }
     let inner = block.inner(area);
     if app.threads.view.is_empty() {
         app.threads.page.set(1);

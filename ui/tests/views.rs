@@ -240,6 +240,22 @@ fn pending_but_unlisted_threads_are_explained() {
 }
 
 #[test]
+fn listed_threads_with_limitations_say_the_view_is_incomplete() {
+    let mut app = App::new(UiOptions::default(), caps());
+    let mut s = stalled(T0, 5, blockers());
+    s.limitations = vec![
+        "reading /proc/<pid>/task/<tid>/stack needs root: stacks are not shown".into(),
+        "idle tasks (swapper/N) take part in the transition but have no /proc entry".into(),
+    ];
+    app.on_snapshot(Ok(s), T0);
+    let t = text(&app, 120, 40);
+    assert!(
+        t.contains("incomplete: reading /proc/<pid>/task/<tid>/stack needs root"),
+        "{t}"
+    );
+}
+
+#[test]
 fn filter_in_progress() {
     let mut app = stalled_app(demo_opts());
     app.on_key(key('/'));
