@@ -10,7 +10,7 @@
 use std::process::ExitCode;
 
 use kmod_bridge::model::{PatchState, Snapshot, StartSource};
-use kmod_bridge::sanitize::for_terminal;
+use kmod_bridge::sanitize::{escape_controls, for_terminal};
 use kmod_bridge::watch::fmt_secs;
 
 use crate::cli::CheckArgs;
@@ -52,7 +52,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         ),
         Err(e) => (
             Status::Unknown,
-            format!("LIVEPATCH UNKNOWN - {}", for_terminal(&format!("{e:#}"))),
+            format!("LIVEPATCH UNKNOWN - {}", escape_controls(&format!("{e:#}"))),
         ),
     };
     // Untrusted parts were sanitised in `evaluate`; the line itself is not

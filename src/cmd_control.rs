@@ -9,7 +9,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{Context, bail};
 use kmod_bridge::control::{ActionKind, ControlAction, ControlPlan};
-use kmod_bridge::sanitize::for_terminal;
+use kmod_bridge::sanitize::{escape_controls, for_terminal};
 
 use crate::cli::ControlArgs;
 
@@ -36,7 +36,7 @@ pub fn run(kind: ActionKind, args: &ControlArgs) -> anyhow::Result<()> {
     let outcome = source
         .execute(&plan)
         .with_context(|| format!("{kind} of '{}'", args.patch))?;
-    println!("{}", for_terminal(&outcome.message));
+    println!("{}", escape_controls(&outcome.message));
     Ok(())
 }
 
@@ -46,16 +46,16 @@ pub fn describe_plan(plan: &ControlPlan) -> String {
         "{} '{}': {}\n",
         plan.action.kind,
         for_terminal(&plan.action.patch),
-        for_terminal(&plan.effect)
+        escape_controls(&plan.effect)
     );
     for w in &plan.writes {
-        s.push_str(&format!("  will {}\n", for_terminal(&w.to_string())));
+        s.push_str(&format!("  will {}\n", escape_controls(&w.to_string())));
     }
     if plan.irreversible {
         s.push_str("  THIS CANNOT BE UNDONE.\n");
     }
     if let Some(a) = &plan.advice {
-        s.push_str(&format!("  {}\n", for_terminal(a)));
+        s.push_str(&format!("  {}\n", escape_controls(a)));
     }
     s
 }
@@ -79,7 +79,9 @@ pub fn confirm(
         .context("reading the confirmation")?;
     let answer = line.trim();
     Ok(if force {
-        answer == plan.action.patch
+        // The name as shown (control characters escaped) or as it is: a
+        // hostile name holding an escape cannot be typed raw.
+        answer == plan.action.patch || answer == for_terminal(&plan.action.patch)
     } else {
         matches!(answer, "y" | "Y" | "yes" | "YES" | "Yes")
     })
@@ -129,6 +131,19 @@ mod tests {
         assert!(!ask(ActionKind::Force, "y\n"));
         assert!(!ask(ActionKind::Force, "lp_fi\n"));
         assert!(ask(ActionKind::Force, "lp_fix\n"));
+    }
+
+    #[test]
+    fn force_of_a_hostile_name_takes_the_name_as_shown() {
+        let mut p = plan(ActionKind::Force);
+        p.action.patch = "lp\u{1b}[2Jx".into();
+        let mut out = Vec::new();
+        assert!(confirm(&p, &mut "lp\\x1b[2Jx\n".as_bytes(), &mut out).unwrap());
+        assert!(confirm(&p, &mut "lp\u{1b}[2Jx\n".as_bytes(), &mut out).unwrap());
+        assert!(!confirm(&p, &mut "lp[2Jx\n".as_bytes(), &mut out).unwrap());
+        let text = describe_plan(&p);
+        assert!(text.contains("force 'lp\\x1b[2Jx'"), "{text}");
+        assert!(!text.contains('\u{1b}'), "{text:?}");
     }
 
     #[test]

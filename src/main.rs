@@ -51,7 +51,11 @@ fn main() -> ExitCode {
             // `{:#}` prints the whole context chain on one line: what failed,
             // where, and the advice from the innermost error.
             let msg = format!("{e:#}");
-            eprintln!("patchscope: {}", kmod_bridge::sanitize::for_terminal(&msg));
+            // Escaped, not capped: the end of the chain says what to do.
+            eprintln!(
+                "patchscope: {}",
+                kmod_bridge::sanitize::escape_controls(&msg)
+            );
             ExitCode::FAILURE
         }
     }

@@ -45,17 +45,7 @@ pub fn log_write(
     value: &str,
     result: &Result<(), String>,
 ) {
-    let answer = match result {
-        Ok(()) => "ok".to_string(),
-        Err(e) => format!("error: {e}"),
-    };
-    let line = format!(
-        "patchscope: {action} of '{}' by {}: wrote {} to {}: {answer}",
-        crate::sanitize::for_terminal(patch),
-        actor(),
-        crate::sanitize::for_terminal(value),
-        crate::sanitize::for_terminal(target),
-    );
+    let line = format_line(action, patch, target, value, result);
     if let Ok(mut sink) = SINK.lock()
         && let Some(lines) = sink.as_mut()
     {
@@ -64,6 +54,31 @@ pub fn log_write(
     }
     eprintln!("{line}");
     syslog(&line);
+}
+
+/// The audit line of one write: who, what, where, the kernel's answer.
+fn format_line(
+    action: &str,
+    patch: &str,
+    target: &str,
+    value: &str,
+    result: &Result<(), String>,
+) -> String {
+    let answer = match result {
+        Ok(()) => "ok".to_string(),
+        Err(e) => format!("error: {e}"),
+    };
+    // Every part is escaped: the patch name and target come from the
+    // kernel, the user name from the environment, the answer may quote
+    // either; the line goes to a terminal and to syslog.
+    format!(
+        "patchscope: {action} of '{}' by {}: wrote {} to {}: {}",
+        crate::sanitize::for_terminal(patch),
+        crate::sanitize::for_terminal(&actor()),
+        crate::sanitize::for_terminal(value),
+        crate::sanitize::escape_controls(target),
+        crate::sanitize::escape_controls(&answer),
+    )
 }
 
 #[cfg(unix)]
@@ -82,3 +97,49 @@ fn syslog(line: &str) {
 
 #[cfg(not(unix))]
 fn syslog(_line: &str) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_lines_name_who_what_and_answer_with_nothing_raw() {
+        let lines = [
+            format_line(
+                "revert",
+                "lp\u{1b}]0;owned\u{7}\u{202e}",
+                "/sys/kernel/livepatch/lp\u{1b}]0;owned\u{7}\u{202e}/enabled",
+                "0",
+                &Err("refused: '\u{9b}31m'".to_string()),
+            ),
+            format_line(
+                "force",
+                "p",
+                "kern.livepatch.transition.force",
+                "1",
+                &Ok(()),
+            ),
+        ];
+        for l in &lines {
+            assert!(!l.chars().any(crate::sanitize::is_unsafe_char), "{l:?}");
+            assert!(l.contains(" by ") && l.contains("(uid "), "{l}");
+        }
+        assert!(
+            lines[0].starts_with("patchscope: revert of 'lp\\x1b]0;owned\\x07\\u{202e}' by "),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[0].ends_with(
+                ": wrote 0 to /sys/kernel/livepatch/lp\\x1b]0;owned\\x07\\u{202e}/enabled: error: refused: '\\x9b31m'"
+            ),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].ends_with(": wrote 1 to kern.livepatch.transition.force: ok"),
+            "{}",
+            lines[1]
+        );
+    }
+}

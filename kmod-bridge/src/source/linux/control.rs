@@ -12,7 +12,7 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::LinuxSource;
 use super::sysfs::SysfsPatch;
@@ -87,7 +87,8 @@ pub(super) fn execute(
     let snap = src.read(false)?;
     plan.precondition.check(&snap, &plan.action.patch)?;
     for w in &plan.writes {
-        let result = write_file(Path::new(&w.target), &w.value);
+        let path = resolve(src, plan, w);
+        let result = write_file(&path, &w.value);
         audit::log_write(
             plan.action.kind.as_str(),
             &plan.action.patch,
@@ -108,6 +109,18 @@ pub(super) fn execute(
         plan: plan.clone(),
         message: crate::source::freebsd::outcome_message(plan),
     })
+}
+
+/// The file a planned write goes to. The plan names it as text (what the
+/// user confirmed); the patch directory's real name need not be UTF-8, so
+/// the path is rebuilt from the directory just read, and used only when it
+/// displays as the confirmed text.
+fn resolve(src: &LinuxSource, plan: &ControlPlan, w: &PlannedWrite) -> PathBuf {
+    let leaf = w.target.rsplit('/').next().unwrap_or_default();
+    src.sysfs_patch(&plan.action.patch)
+        .map(|sp| sp.dir.join(leaf))
+        .filter(|p| p.display().to_string() == w.target)
+        .unwrap_or_else(|| PathBuf::from(&w.target))
 }
 
 /// Write `value` to a sysfs attribute: no create, no truncate (sysfs has
