@@ -34,12 +34,15 @@ fn missing_tools(root: &Path) -> Vec<String> {
             .map(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
             .unwrap_or(false)
     };
-    for prog in ["qemu-system-x86_64", "python3", "cpio"] {
+    for prog in ["qemu-system-x86_64", "python3", "cpio", "tmux"] {
         if !on_path(prog) {
             missing.push(format!("{prog} (not on PATH)"));
         }
     }
+    let tools = std::env::var("PATCHSCOPE_TOOLS")
+        .unwrap_or_else(|_| "/var/cache/patchscope-tools".to_string());
     for file in [
+        format!("{tools}/prometheus/usr/bin/prometheus"),
         format!("/boot/vmlinuz-{kver}"),
         format!("/lib/modules/{kver}/kernel"),
         format!("/usr/src/linux-headers-{kver}/Makefile"),
