@@ -545,6 +545,17 @@ fn decode_transition(top: &TopLevel<'_>, now: f64) -> Result<TransitionParts, So
     };
 
     let mut limitations = Vec::new();
+    // A module that counts wrong is shown as it is, and said: the
+    // progress of such a transition reads 0.
+    if transition.threads_pending > transition.threads_total {
+        limitations.push(format!(
+            "{} ({}) exceeds {} ({}): the module's thread counts disagree, progress is unknown",
+            mib::TR_THREADS_PENDING,
+            transition.threads_pending,
+            mib::TR_THREADS_TOTAL,
+            transition.threads_total
+        ));
+    }
     let nblocked = opt_u64(top.tr_nblocked, mib::TR_NBLOCKED)?;
     let blocked = match top.tr_blocked {
         Some(v) => {
@@ -1235,8 +1246,22 @@ mod tests {
                     let i = at.index(nodes.len());
                     nodes.remove(i);
                 }
-                let _ = decode(&nodes, 0.0);
-                let _ = decode_strict(&nodes, 0.0);
+                // Errors say which node (or the ABI) is wrong.
+                let errors = [decode(&nodes, 0.0).err(), decode_strict(&nodes, 0.0).err()];
+                for e in errors.into_iter().flatten() {
+                    let msg = e.to_string();
+                    prop_assert!(msg.contains("kern.livepatch"), "{}", msg);
+                }
+                // Whatever decodes is consistent: pending above the total
+                // is said, not silently shown.
+                if let Ok(d) = decode(&nodes, 0.0)
+                    && let Some(t) = &d.transition
+                {
+                    prop_assert!(
+                        t.threads_pending <= t.threads_total
+                            || d.limitations.iter().any(|l| l.contains("thread counts disagree"))
+                    );
+                }
             }
 
             /// Arbitrary blocked text: every line is a thread or a counted

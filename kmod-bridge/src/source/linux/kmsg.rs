@@ -473,4 +473,65 @@ mod tests {
         log.refresh();
         assert!(log.problem().is_none());
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any line, any record, any message: an answer, never a panic.
+            #[test]
+            fn arbitrary_lines_never_panic(
+                line in proptest::collection::vec(any::<u8>(), 0..200),
+                text in "([0-9,;\\[\\]. '-]|livepatch: |\\PC){0,120}",
+            ) {
+                let mut st = LogState::default();
+                for l in [line.as_slice(), text.as_bytes()] {
+                    let _ = parse_record(l);
+                    let _ = dmesg_stamp(l);
+                    if let Some((usec, msg)) = parse_line(l) {
+                        st.apply(usec, msg);
+                    }
+                    st.apply(None, l);
+                }
+            }
+
+            /// Well-formed dmesg stamps and kmsg records parse exactly.
+            #[test]
+            fn stamps_and_records_parse_exactly(
+                secs in 0u64..10_000_000,
+                micros in 0u64..1_000_000,
+                seq in any::<u64>(),
+                usec in any::<u64>(),
+                name in proptest::collection::vec(any::<u8>().prop_filter("no newline", |b| *b != b'\n'), 0..40),
+            ) {
+                let line = format!("[{secs:5}.{micros:06}] livepatch: x");
+                prop_assert_eq!(parse_line(line.as_bytes()), Some((Some(secs * 1_000_000 + micros), &b"x"[..])));
+                let mut rec = format!("6,{seq},{usec},-;livepatch: '").into_bytes();
+                rec.extend_from_slice(&name);
+                rec.extend_from_slice(b"': starting unpatching transition\n SUBSYSTEM=x\n");
+                let (s, u, msg) = parse_record(&rec).unwrap();
+                prop_assert_eq!((s, u), (seq, usec));
+                let mut st = LogState::default();
+                st.apply(Some(u), msg.unwrap());
+                let start = st.starts.get(&bytes_lossless(&name));
+                prop_assert_eq!(start.map(|s| (s.target, s.usec)), Some((Target::Unpatched, Some(usec))));
+            }
+        }
+
+        /// A flood of distinct names does not grow memory without bound.
+        #[test]
+        fn tracked_names_are_capped() {
+            let mut st = LogState::default();
+            for i in 0..(MAX_TRACKED + 500) {
+                st.apply(
+                    Some(1),
+                    format!("'p{i}': starting patching transition").as_bytes(),
+                );
+                st.apply(Some(1), format!("enabling patch 'p{i}'").as_bytes());
+            }
+            assert_eq!(st.starts.len(), MAX_TRACKED);
+            assert_eq!(st.loaded.len(), MAX_TRACKED);
+        }
+    }
 }

@@ -411,4 +411,98 @@ mod tests {
         fs::write(params.join("sig_enforce"), "N\n").unwrap();
         assert!(module_signing(dir.path()));
     }
+
+    /// Property tests of every sysfs and procfs value parser (`files.rs`,
+    /// `procfs.rs` and this file's): any bytes give a value or `None`,
+    /// never a panic, and well-formed values always parse back.
+    mod props {
+        use super::super::super::procfs::{stack_lines, state_from_stat};
+        use super::*;
+        use proptest::prelude::*;
+
+        fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..max),
+                // Mostly printable, with the separators parsers look for.
+                proptest::collection::vec(
+                    prop::sample::select(b"01-9 \t\n(),[]+/x\x1b\xff".to_vec()),
+                    0..max
+                ),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn booleans_and_numbers(b in bytes(40), n in any::<u32>(), pad in "[ \t\n]{0,3}") {
+                let t = files::trim(&b);
+                prop_assert_eq!(
+                    files::parse_01(&b),
+                    match t { b"0" => Some(false), b"1" => Some(true), _ => None }
+                );
+                if let Some(v) = files::parse_num::<u32>(&b) {
+                    prop_assert_eq!(Some(v), std::str::from_utf8(t).ok().and_then(|s| s.parse().ok()));
+                }
+                let _ = files::parse_num::<i64>(&b);
+                let _ = files::parse_num::<f64>(&b);
+                let text = format!("{pad}{n}{pad}");
+                prop_assert_eq!(files::parse_num::<u32>(text.as_bytes()), Some(n));
+                prop_assert!(t.first().is_none_or(|c| !c.is_ascii_whitespace()));
+                prop_assert!(t.last().is_none_or(|c| !c.is_ascii_whitespace()));
+            }
+
+            #[test]
+            fn bad_values_are_quoted_short_and_safe(b in bytes(300)) {
+                let q = files::quote_bad(&b);
+                prop_assert!(!q.chars().any(crate::sanitize::is_unsafe_char), "{:?}", q);
+                // 40 bytes, each at most `\u{NNNN}` (8), quotes and `…`.
+                prop_assert!(q.chars().count() <= 40 * 8 + 3, "{}", q.len());
+            }
+
+            #[test]
+            fn stat_state_is_a_letter_or_unknown(b in bytes(200)) {
+                let s = state_from_stat(&b);
+                prop_assert!(s == "?" || (s.len() == 1 && s.chars().all(|c| c.is_ascii_alphabetic())));
+            }
+
+            #[test]
+            fn stat_state_survives_any_comm(
+                comm in proptest::collection::vec(any::<u8>(), 0..64),
+                state in prop::sample::select(b"RSDTtZXIPKW".to_vec()),
+            ) {
+                let mut stat = b"1234 (".to_vec();
+                stat.extend_from_slice(&comm);
+                stat.extend_from_slice(format!(") {} 1 2 3 0 -1\n", char::from(state)).as_bytes());
+                prop_assert_eq!(state_from_stat(&stat), char::from(state).to_string());
+            }
+
+            #[test]
+            fn stack_lines_are_the_non_blank_lines(b in bytes(400)) {
+                let lines = stack_lines(&b);
+                for l in &lines {
+                    prop_assert!(!l.is_empty() && !l.contains('\n'));
+                    prop_assert!(!l.ends_with(|c: char| c.is_ascii_whitespace()));
+                }
+                let expected = b
+                    .split(|&c| c == b'\n')
+                    .filter(|l| !files::trim_end(l).is_empty())
+                    .count();
+                prop_assert_eq!(lines.len(), expected);
+            }
+
+            #[test]
+            fn function_dirs_round_trip(
+                name in proptest::collection::vec(any::<u8>(), 0..40),
+                pos in any::<u32>(),
+            ) {
+                let mut dir = name.clone();
+                dir.extend_from_slice(format!(",{pos}").as_bytes());
+                let f = parse_function_dir(&dir);
+                prop_assert_eq!(f.name, crate::sanitize::bytes_lossless(&name));
+                prop_assert_eq!(f.sympos, Some(pos));
+                // Any directory name at all gives a function.
+                let g = parse_function_dir(&name);
+                prop_assert!(g.name.len() >= name.len().min(1) || name.is_empty());
+            }
+        }
+    }
 }
