@@ -308,3 +308,26 @@ fn a_write_error_from_the_kernel_is_logged_and_named() {
         "answer: {l}"
     );
 }
+
+#[test]
+fn another_patch_starting_a_transition_before_the_write_refuses_it() {
+    let _g = audit_lock();
+    let fx = LinuxFixture::new();
+    fx.patch("a", Kernel::V6_13);
+    let b = fx.patch("b", Kernel::V6_13);
+    let mut src = source(&fx);
+    let plan = src.plan(&ControlAction::revert("a")).unwrap();
+    // Someone else disables b while the confirmation is on screen.
+    b.state(false, true);
+    let e = src.execute(&plan).unwrap_err();
+    assert!(matches!(e, ControlError::StateChanged { .. }), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "nothing was written: the transition changed from no transition to 'b' moving to unpatched since the confirmation for 'a'; look again and retry"
+    );
+    assert_eq!(
+        fs::read_to_string(fx.patch_dir("a").join("enabled")).unwrap(),
+        "1\n"
+    );
+    assert!(audit::take_captured().is_empty());
+}
