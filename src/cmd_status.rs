@@ -230,17 +230,27 @@ pub fn render_table(snap: &Snapshot) -> String {
                 t.target,
                 if t.forced { ", FORCED" } else { "" }
             );
-            let _ = writeln!(
-                o,
-                "  threads: {} of {} moved ({:.1}%), {} pending{}",
-                t.threads_done(),
-                t.threads_total,
-                t.progress() * 100.0,
-                t.threads_pending,
-                t.signals_sent
-                    .map(|s| format!(", {s} fake signals sent"))
-                    .unwrap_or_default()
-            );
+            let signals = t
+                .signals_sent
+                .map(|s| format!(", {s} fake signals sent"))
+                .unwrap_or_default();
+            if t.threads_total == 0 {
+                // No thread visible is not "100% moved": without root, or
+                // with only idle tasks left, nothing can be counted.
+                let _ = writeln!(
+                    o,
+                    "  threads: none visible, progress unknown (see the notes below){signals}"
+                );
+            } else {
+                let _ = writeln!(
+                    o,
+                    "  threads: {} of {} moved ({:.1}%), {} pending{signals}",
+                    t.threads_done(),
+                    t.threads_total,
+                    t.progress() * 100.0,
+                    t.threads_pending,
+                );
+            }
         }
     }
     if !snap.blocked_threads.is_empty() {
