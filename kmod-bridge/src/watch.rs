@@ -387,6 +387,9 @@ impl Watch {
                     );
                 } else if t0 != t1 {
                     self.start(now, snap);
+                    // The kernel may keep the original start time; progress
+                    // in the new direction starts now.
+                    self.last_progress = snap.transition.as_ref().map(|t| (now, t.threads_pending));
                     self.push(
                         now,
                         EventKind::TransitionReversed,
@@ -705,6 +708,33 @@ mod tests {
         ));
         w.observe(&snap(2.0, &[("q", PatchState::Enabled)], None));
         assert!(kinds(&w).contains(&EventKind::TransitionForced));
+    }
+
+    #[test]
+    fn a_reversal_is_not_stalled_at_once() {
+        let mut w = Watch::default();
+        let mut s = snap(
+            0.0,
+            &[("q", PatchState::Patching)],
+            Some(("q", Target::Patched, 10, 3, false)),
+        );
+        if let Some(t) = s.transition.as_mut() {
+            t.started_at = Some(-600.0);
+        }
+        w.observe(&s);
+        assert!(w.transition().expect("tr").stalled);
+        let mut r = snap(
+            1.0,
+            &[("q", PatchState::Unpatching)],
+            Some(("q", Target::Unpatched, 10, 7, false)),
+        );
+        if let Some(t) = r.transition.as_mut() {
+            t.started_at = Some(-600.0);
+        }
+        w.observe(&r);
+        let st = w.transition().expect("tr");
+        assert!(!st.stalled, "{st:?}");
+        assert_eq!(st.seconds_since_progress, 0.0);
     }
 
     #[test]

@@ -65,6 +65,11 @@ pub trait MibTree: Send {
     fn location(&self) -> String;
     /// Whether writes can work at all.
     fn writable(&self) -> bool;
+    /// The tree's own clock (Unix seconds) when it is not the wall clock,
+    /// e.g. the simulator's manual clock; snapshots are stamped with it.
+    fn clock(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// A source decoding the MIB from a [`MibTree`].
@@ -105,11 +110,7 @@ impl<T: MibTree> MibSource<T> {
                     .cloned()
                     .unwrap_or_else(|| mib::node_component(&action.patch));
                 PlannedWrite {
-                    target: format!(
-                        "{}.{comp}.{}",
-                        mib::PATCH_PREFIX,
-                        mib::patch_leaf::ENABLED
-                    ),
+                    target: format!("{}.{comp}.{}", mib::PATCH_PREFIX, mib::patch_leaf::ENABLED),
                     value: "0".into(),
                 }
             }
@@ -136,7 +137,7 @@ impl<T: MibTree> Source for MibSource<T> {
 
     fn snapshot(&mut self) -> Result<Snapshot, SourceError> {
         let nodes = self.tree.read_all(mib::ROOT)?;
-        let taken_at = unix_now();
+        let taken_at = self.tree.clock().unwrap_or_else(unix_now);
         let mut decoded = decode::decode(&nodes, taken_at)?;
         // A dump is read long after capture: its own clock node says when
         // it was taken, so ages stay those of the capture.

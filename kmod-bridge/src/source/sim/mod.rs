@@ -258,6 +258,10 @@ fn eperm() -> MibWriteError {
 }
 
 impl MibTree for SimTree {
+    fn clock(&self) -> Option<f64> {
+        Some(self.now())
+    }
+
     fn read_all(&mut self, root: &str) -> Result<Vec<(String, MibValue)>, SourceError> {
         self.sync();
         let mut nodes = self.nodes();
