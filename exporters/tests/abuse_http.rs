@@ -600,3 +600,44 @@ async fn a_wrong_password_flood_does_not_starve_real_scrapes() {
         "a real scrape took {worst:?} during the flood (one check: {one_check:?})"
     );
 }
+
+/// Effective uid of this process (the owner of `/proc/self`).
+fn euid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid())
+}
+
+/// The exporter needs no privilege to serve: when the tests run as root,
+/// every test of this file runs again as uid/gid 65534 (nobody).
+#[test]
+fn every_abuse_test_passes_as_nobody() {
+    use std::os::unix::process::CommandExt;
+    const CHILD: &str = "PATCHSCOPE_ABUSE_AS_NOBODY";
+    if std::env::var_os(CHILD).is_some() {
+        return;
+    }
+    if euid() != 0 {
+        println!("skipped: not root, the other tests already ran unprivileged");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--skip",
+            "every_abuse_test_passes_as_nobody",
+            "--test-threads=2",
+        ])
+        .env(CHILD, "1")
+        .env("TMPDIR", "/tmp")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "as uid 65534:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("test result: ok."), "{stdout}");
+    println!("ran the abuse tests as uid 65534:\n{stdout}");
+}
