@@ -101,6 +101,25 @@ class RenderError(Exception):
     """A failure that stops the rendering (exit status 2)."""
 
 
+def luminance(hex_color: str) -> float:
+    """WCAG relative luminance of #rrggbb."""
+    h = hex_color.lstrip("#")
+    if len(h) != 6:
+        return 0.0
+    chans = []
+    for i in (0, 2, 4):
+        c = int(h[i:i + 2], 16) / 255
+        chans.append(c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4)
+    return 0.2126 * chans[0] + 0.7152 * chans[1] + 0.0722 * chans[2]
+
+
+def contrast_text(background: str) -> str:
+    """Text colour on a coloured background, as Grafana's theme picks it:
+    white when it contrasts at least 3:1, else near-black."""
+    ratio = 1.05 / (luminance(background) + 0.05)
+    return "#ffffff" if ratio >= 3 else "#1e1e1e"
+
+
 def color(name: str | None) -> str:
     if not name:
         return NAMED_COLORS["green"]
@@ -701,13 +720,10 @@ def draw_panel_frame(svg: Svg, panel: dict, box: Box, background: str = PANEL_BG
     """Panel background, border and title; returns the content box."""
     svg.rect(box.x, box.y, box.w, box.h, background, BORDER, rx=2)
     title = str(panel.get("title") or "")
+    # Grafana also shows an (i) icon for the description; without the real
+    # font its place after the title cannot be known, so it is left out.
     if title:
-        tw = box.w - 40
-        svg.text(box.x + 8, box.y + 21, fit(title, 14, tw, True), size=14, fill=title_fill, weight="500")
-        if panel.get("description"):
-            ix = box.x + 8 + text_width(fit(title, 14, tw, True), 14, True) + 10
-            svg.add(f'<circle cx="{ix:.1f}" cy="{box.y + 16:.1f}" r="6" fill="none" stroke="{TEXT_SECONDARY}" stroke-width="1"/>')
-            svg.text(ix, box.y + 19.5, "i", size=9, fill=TEXT_SECONDARY, anchor="middle", weight="700")
+        svg.text(box.x + 8, box.y + 21, fit(title, 14, box.w - 16, True), size=14, fill=title_fill, weight="500")
     return Box(box.x + 8, box.y + 32, box.w - 16, box.h - 40)
 
 
@@ -728,6 +744,7 @@ def draw_stat(svg: Svg, panel: dict, box: Box, results: list[TargetResult]) -> N
     series = [s for r in results for s in r.series]
     values = [(s, reduce_last(s)) for s in series]
     background = opts.get("colorMode") == "background" and len(values) == 1
+    ink = TEXT
     if background:
         col = threshold_color(steps, values[0][1])
         gid = svg.new_id("statbg")
@@ -737,7 +754,8 @@ def draw_stat(svg: Svg, panel: dict, box: Box, results: list[TargetResult]) -> N
             f'<stop offset="1" stop-color="{col}" stop-opacity="0.78"/></linearGradient>'
         )
         svg.rect(box.x, box.y, box.w, box.h, CANVAS, rx=2)
-        content = draw_panel_frame(svg, panel, box, background=f"url(#{gid})", title_fill="#ffffff")
+        ink = contrast_text(col)
+        content = draw_panel_frame(svg, panel, box, background=f"url(#{gid})", title_fill=ink)
     else:
         content = draw_panel_frame(svg, panel, box)
     if not values:
@@ -749,7 +767,7 @@ def draw_stat(svg: Svg, panel: dict, box: Box, results: list[TargetResult]) -> N
         text = format_value(v, unit, field_defaults(panel).get("decimals"))
         cx = content.x + cell_w * i + cell_w / 2
         size = min(content.h * 0.72, (cell_w - 8) / max(1.0, text_width(text, 1, True)), 64)
-        fill = "#ffffff" if background else threshold_color(steps, v)
+        fill = ink if background else threshold_color(steps, v)
         cy = content.y + content.h / 2 + size * 0.36
         if n > 1 and s.name:
             svg.text(cx, content.y + 12, fit(s.name, 12, cell_w - 4), size=12, fill=TEXT_SECONDARY, anchor="middle")
@@ -995,7 +1013,7 @@ def draw_timeseries(svg: Svg, panel: dict, box: Box, results: list[TargetResult]
     lo, hi = float(lo), float(hi)
     if hi <= lo:
         hi = lo + (abs(lo) * 0.2 if lo else 1.0)
-    plot_top = content.y + 4
+    plot_top = content.y + 10
     plot_bottom = content.y + content.h - legend_h - 20
     lo, hi, yt, dec = value_ticks(lo, hi, plot_bottom - plot_top)
     if d.get("max") is not None:
@@ -1025,7 +1043,8 @@ def draw_timeseries(svg: Svg, panel: dict, box: Box, results: list[TargetResult]
             continue
         svg.line(x, plot_top, x, plot_bottom, GRID, 1)
         lab = dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime(fmt)
-        if plot_left + 20 < x < plot_right - 20:
+        half = text_width(lab, 12) / 2
+        if x - half >= plot_left - 2 and x + half <= plot_right + 2:
             svg.text(x, plot_bottom + 15, lab, size=12, fill=TEXT_SECONDARY, anchor="middle")
     clip = svg.new_id("plot")
     svg.defs.append(f'<clipPath id="{clip}"><rect x="{plot_left:.1f}" y="{plot_top - 2:.1f}" width="{pw:.1f}" height="{ph + 3:.1f}"/></clipPath>')
