@@ -47,6 +47,16 @@ impl Fail {
     }
 }
 
+impl std::fmt::Display for Fail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fail::Gone => f.write_str("it does not exist (or went away)"),
+            Fail::Denied => f.write_str("permission denied"),
+            Fail::Other(e) => e.fmt(f),
+        }
+    }
+}
+
 /// Read at most [`MAX_FILE_BYTES`] of `path` into `buf` (cleared first),
 /// so one buffer serves a whole snapshot.
 pub(crate) fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<(), Fail> {
@@ -58,62 +68,47 @@ pub(crate) fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<(), Fail> {
     Ok(())
 }
 
-/// Read a tiny file (a `patch_state`) into a stack buffer with as few
-/// system calls as possible: open, one read (procfs returns the whole
-/// value at once), close. Returns the bytes read; a file longer than
-/// `out` is cut, which its parser then rejects as garbage.
-pub(crate) fn read_small(path: &Path, out: &mut [u8]) -> Result<usize, Fail> {
-    let mut file = File::open(path).map_err(Fail::of)?;
-    read_value(&mut file, out)
-}
-
-/// Read one small value from an open file (see [`read_small`]).
-fn read_value(file: &mut File, out: &mut [u8]) -> Result<usize, Fail> {
+/// Read `file` into `out` until its end, or until `out` is full (a
+/// longer file is cut: the caller's cap). Returns the bytes read.
+///
+/// A read that returns less than asked ends it too, which saves the
+/// second system call that would only see the end of file: every file the
+/// thread scan reads (`patch_state`, `comm`, `stat`, `wchan`, `stack`) is
+/// a single-record procfs file, which hands out its whole content in the
+/// first read, and on a regular file (a fixture) a short read is the end.
+fn read_upto(file: &mut File, out: &mut [u8]) -> Result<usize, Fail> {
     let mut n = 0;
-    while n < out.len() {
-        let chunk = out.get_mut(n..).unwrap_or_default();
+    while let Some(chunk) = out.get_mut(n..).filter(|c| !c.is_empty()) {
+        let asked = chunk.len();
         match file.read(chunk) {
             Ok(0) => break,
-            Ok(k) => n += k,
+            Ok(k) => {
+                n += k;
+                if k < asked {
+                    break;
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(Fail::of(e)),
-        }
-        // procfs hands out the whole value in the first read; a second
-        // read only to see EOF would double the system calls of the hot
-        // loop. A value ends with a newline, so stop there.
-        if out.get(..n).is_some_and(|b| b.ends_with(b"\n")) {
-            break;
         }
     }
     Ok(n)
 }
 
 /// A directory kept open to open files relative to it with `openat`: the
-/// thread scan opens `<tid>/patch_state` from the task directory instead
-/// of walking `<procfs>/<pid>/task/<tid>/patch_state` from the root for
-/// every thread.
+/// thread scan opens `<pid>/task` from the procfs root and
+/// `<tid>/patch_state` from the task directory instead of walking
+/// `<procfs>/<pid>/task/<tid>/patch_state` from `/` for every thread.
+#[derive(Debug)]
 pub(crate) struct Dir(File);
 
-impl Dir {
-    /// Open a directory.
-    pub(crate) fn open(path: &Path) -> Result<Self, Fail> {
-        OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-            .open(path)
-            .map(Dir)
-            .map_err(Fail::of)
-    }
+/// `<child>/<leaf>` as a NUL-terminated path in a stack buffer. Both are
+/// single path components (no NUL, no `/`); their total is capped at 255
+/// bytes.
+struct RelPath([u8; 256]);
 
-    /// Read the small file `<dir>/<child>/<leaf>`, as [`read_small`] does.
-    /// `child` and `leaf` are single path components (no NUL, no `/`);
-    /// their total is capped at 255 bytes.
-    pub(crate) fn read_small_at(
-        &self,
-        child: &[u8],
-        leaf: &[u8],
-        out: &mut [u8],
-    ) -> Result<usize, Fail> {
+impl RelPath {
+    fn new(child: &[u8], leaf: &[u8]) -> Result<Self, Fail> {
         let mut name = [0u8; 256];
         let len = child.len() + 1 + leaf.len();
         let fits = len < name.len() && !child.contains(&0) && !leaf.contains(&0);
@@ -128,23 +123,201 @@ impl Dir {
             *slash = b'/';
             rest.copy_from_slice(leaf);
         }
-        let path = CStr::from_bytes_until_nul(&name)
-            .map_err(|_| Fail::Other(io::Error::from_raw_os_error(libc::EINVAL)))?;
+        Ok(RelPath(name))
+    }
+
+    fn as_cstr(&self) -> Result<&CStr, Fail> {
+        CStr::from_bytes_until_nul(&self.0)
+            .map_err(|_| Fail::Other(io::Error::from_raw_os_error(libc::EINVAL)))
+    }
+}
+
+impl Dir {
+    /// Open a directory.
+    pub(crate) fn open(path: &Path) -> Result<Self, Fail> {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(path)
+            .map(Dir)
+            .map_err(Fail::of)
+    }
+
+    /// `openat(2)` of `<dir>/<child>/<leaf>` with `flags`.
+    fn open_at(&self, child: &[u8], leaf: &[u8], flags: libc::c_int) -> Result<File, Fail> {
+        let name = RelPath::new(child, leaf)?;
+        let path = name.as_cstr()?;
         // SAFETY: `path` is NUL-terminated and outlives the call; the
         // directory descriptor is valid while `self` lives.
-        let fd = unsafe {
-            libc::openat(
-                self.0.as_raw_fd(),
-                path.as_ptr(),
-                libc::O_RDONLY | libc::O_CLOEXEC,
-            )
-        };
+        let fd =
+            unsafe { libc::openat(self.0.as_raw_fd(), path.as_ptr(), flags | libc::O_CLOEXEC) };
         if fd < 0 {
             return Err(Fail::of(io::Error::last_os_error()));
         }
         // SAFETY: `fd` was just opened and is owned by nobody else.
-        let mut file = unsafe { File::from_raw_fd(fd) };
-        read_value(&mut file, out)
+        Ok(unsafe { File::from_raw_fd(fd) })
+    }
+
+    /// Open the directory `<dir>/<child>/<leaf>` (`<pid>/task`).
+    pub(crate) fn open_dir_at(&self, child: &[u8], leaf: &[u8]) -> Result<Dir, Fail> {
+        self.open_at(child, leaf, libc::O_RDONLY | libc::O_DIRECTORY)
+            .map(Dir)
+    }
+
+    /// Read `<dir>/<child>/<leaf>` into `out` (see [`read_upto`]): for a
+    /// procfs value, open, one read, close. Returns the bytes read.
+    pub(crate) fn read_at(&self, child: &[u8], leaf: &[u8], out: &mut [u8]) -> Result<usize, Fail> {
+        let mut file = self.open_at(child, leaf, libc::O_RDONLY)?;
+        read_upto(&mut file, out)
+    }
+
+    /// List the directory, with `buf` as the buffer of directory entries
+    /// (given back by [`Listing::into_buf`], so a scan reuses one). Files
+    /// can be opened relative to the directory while it is listed.
+    pub(crate) fn list(self, buf: Vec<u8>) -> Listing {
+        Listing::new(self, buf)
+    }
+}
+
+/// Size of the buffer of directory entries: what glibc's `opendir` uses,
+/// a few hundred entries per `getdents64` call.
+pub(crate) const LISTING_BUF: usize = 32 * 1024;
+
+/// A directory being listed with `getdents64(2)` into a reused buffer:
+/// entry names are borrowed from it, so listing allocates nothing, per
+/// entry or per directory (`std::fs::ReadDir` copies every name, and
+/// `opendir(3)` allocates a buffer and adds `fstat` and `fcntl` calls).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) struct Listing {
+    dir: Dir,
+    buf: Vec<u8>,
+    /// Bytes of `buf` the last `getdents64` filled, and how far they
+    /// have been read.
+    filled: usize,
+    pos: usize,
+    done: bool,
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl Listing {
+    fn new(dir: Dir, mut buf: Vec<u8>) -> Self {
+        if buf.len() < LISTING_BUF {
+            buf.resize(LISTING_BUF, 0);
+        }
+        Listing {
+            dir,
+            buf,
+            filled: 0,
+            pos: 0,
+            done: false,
+        }
+    }
+
+    /// The directory, to open files in it.
+    pub(crate) fn dir(&self) -> &Dir {
+        &self.dir
+    }
+
+    /// The buffer, for the next listing.
+    pub(crate) fn into_buf(self) -> Vec<u8> {
+        self.buf
+    }
+
+    /// The next entry's name (`.` and `..` included), with the directory
+    /// to open files in it. `None` at the end or on a read error: a
+    /// directory that vanishes while listed (a process exiting) simply
+    /// ends.
+    pub(crate) fn next_entry(&mut self) -> Option<(&Dir, &[u8])> {
+        if self.pos >= self.filled {
+            if self.done {
+                return None;
+            }
+            // SAFETY: the kernel writes at most `buf.len()` bytes into
+            // `buf`, which is initialised and ours for the call.
+            let n = unsafe {
+                libc::syscall(
+                    libc::SYS_getdents64,
+                    self.dir.0.as_raw_fd(),
+                    self.buf.as_mut_ptr(),
+                    self.buf.len(),
+                )
+            };
+            if n <= 0 {
+                self.done = true;
+                return None;
+            }
+            self.filled = usize::try_from(n).unwrap_or(0).min(self.buf.len());
+            self.pos = 0;
+        }
+        // struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen;
+        // u8 d_type; char d_name[]; }, NUL-terminated and padded.
+        let rec = self.buf.get(self.pos..self.filled)?;
+        let reclen = usize::from(u16::from_ne_bytes([*rec.get(16)?, *rec.get(17)?]));
+        let name = rec.get(19..reclen.min(rec.len()));
+        if reclen < 20 || name.is_none() {
+            // Never from a kernel: stop rather than loop or misread.
+            self.done = true;
+            self.filled = 0;
+            return None;
+        }
+        self.pos += reclen;
+        let name = name.unwrap_or_default();
+        let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        Some((&self.dir, name.get(..len).unwrap_or_default()))
+    }
+}
+
+/// A directory listed with `readdir(3)` (systems without `getdents64`):
+/// every name is copied into the buffer, NUL-separated, at the start.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) struct Listing {
+    dir: Dir,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+impl Listing {
+    fn new(dir: Dir, mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        // SAFETY: `fdopendir` takes a duplicate of our descriptor, which
+        // `closedir` (or `close` when fdopendir fails) closes; entries are
+        // copied before the next readdir.
+        unsafe {
+            let fd = libc::dup(dir.0.as_raw_fd());
+            if fd >= 0 {
+                let stream = libc::fdopendir(fd);
+                if stream.is_null() {
+                    libc::close(fd);
+                } else {
+                    loop {
+                        let entry = libc::readdir(stream);
+                        if entry.is_null() {
+                            break;
+                        }
+                        buf.extend_from_slice(CStr::from_ptr((*entry).d_name.as_ptr()).to_bytes());
+                        buf.push(0);
+                    }
+                    libc::closedir(stream);
+                }
+            }
+        }
+        Listing { dir, buf, pos: 0 }
+    }
+
+    pub(crate) fn dir(&self) -> &Dir {
+        &self.dir
+    }
+
+    pub(crate) fn into_buf(self) -> Vec<u8> {
+        self.buf
+    }
+
+    pub(crate) fn next_entry(&mut self) -> Option<(&Dir, &[u8])> {
+        let rest = self.buf.get(self.pos..).filter(|r| !r.is_empty())?;
+        let len = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+        self.pos += len + 1;
+        Some((&self.dir, rest.get(..len).unwrap_or_default()))
     }
 }
 
@@ -241,7 +414,11 @@ mod tests {
         read_into(&p, &mut buf).unwrap();
         assert_eq!(buf.len() as u64, MAX_FILE_BYTES);
         let mut small = [0u8; 8];
-        assert_eq!(read_small(&p, &mut small).unwrap(), 8);
+        let d = Dir::open(dir.path()).unwrap();
+        assert_eq!(d.read_at(b".", b"big", &mut small).unwrap(), 8);
+        let mut cap = vec![0u8; MAX_FILE_BYTES as usize];
+        let n = d.read_at(b".", b"big", &mut cap).unwrap();
+        assert_eq!(n as u64, MAX_FILE_BYTES);
         assert!(matches!(
             read_into(&dir.path().join("none"), &mut buf),
             Err(Fail::Gone)
@@ -255,23 +432,88 @@ mod tests {
         std::fs::write(dir.path().join("42/patch_state"), "1\n").unwrap();
         let d = Dir::open(dir.path()).unwrap();
         let mut out = [0u8; 16];
-        let n = d.read_small_at(b"42", b"patch_state", &mut out).unwrap();
+        let n = d.read_at(b"42", b"patch_state", &mut out).unwrap();
         assert_eq!(&out[..n], b"1\n");
         assert!(matches!(
-            d.read_small_at(b"43", b"patch_state", &mut out),
+            d.read_at(b"43", b"patch_state", &mut out),
             Err(Fail::Gone)
         ));
         assert!(matches!(
-            d.read_small_at(b"4\x002", b"x", &mut out),
+            d.read_at(b"4\x002", b"x", &mut out),
             Err(Fail::Other(_))
         ));
         assert!(matches!(
-            d.read_small_at(&[b'a'; 300], b"x", &mut out),
+            d.read_at(&[b'a'; 300], b"x", &mut out),
             Err(Fail::Other(_))
         ));
         assert!(matches!(
             Dir::open(&dir.path().join("42/patch_state")),
             Err(Fail::Other(_))
         ));
+    }
+
+    fn names(l: &mut Listing) -> Vec<Vec<u8>> {
+        let mut v = Vec::new();
+        while let Some((_, name)) = l.next_entry() {
+            v.push(name.to_vec());
+        }
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn lists_directories_larger_than_the_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        // Long names: several getdents64 calls of LISTING_BUF bytes.
+        let mut want = vec![b".".to_vec(), b"..".to_vec()];
+        for i in 0..1500 {
+            let name = format!("{i:0>100}");
+            std::fs::write(dir.path().join(&name), "").unwrap();
+            want.push(name.into_bytes());
+        }
+        want.sort();
+        let mut l = Dir::open(dir.path()).unwrap().list(Vec::new());
+        assert_eq!(names(&mut l), want);
+        assert!(l.next_entry().is_none(), "stays at the end");
+        // The buffer is handed back and serves the next listing; files
+        // open relative to the directory being listed.
+        let buf = l.into_buf();
+        std::fs::write(dir.path().join("x"), "1\n").unwrap();
+        let mut l = Dir::open(dir.path()).unwrap().list(buf);
+        let mut out = [0u8; 4];
+        assert_eq!(l.dir().read_at(b".", b"x", &mut out).unwrap(), 2);
+        assert_eq!(names(&mut l).len(), want.len() + 1);
+    }
+
+    #[test]
+    fn a_directory_removed_while_listed_just_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("gone");
+        std::fs::create_dir(&sub).unwrap();
+        let d = Dir::open(&sub).unwrap();
+        std::fs::remove_dir(&sub).unwrap();
+        let mut l = d.list(Vec::new());
+        assert!(names(&mut l).len() <= 2);
+        let mut out = [0u8; 4];
+        assert!(matches!(
+            l.dir().read_at(b".", b"x", &mut out),
+            Err(Fail::Gone)
+        ));
+    }
+
+    #[test]
+    fn short_reads_end_a_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("v"), "-1\n").unwrap();
+        std::fs::write(dir.path().join("w"), "msleep").unwrap();
+        let d = Dir::open(dir.path()).unwrap();
+        let mut out = [0u8; 16];
+        assert_eq!(d.read_at(b".", b"v", &mut out).unwrap(), 3);
+        assert_eq!(d.read_at(b".", b"w", &mut out).unwrap(), 6);
+        assert_eq!(&out[..6], b"msleep");
+        // Exactly full: the next read sees the end.
+        let mut exact = [0u8; 6];
+        assert_eq!(d.read_at(b".", b"w", &mut exact).unwrap(), 6);
+        assert_eq!(d.read_at(b".", b"w", &mut []).unwrap(), 0);
     }
 }

@@ -44,11 +44,14 @@
 //!
 //! # Cost
 //!
-//! Reads are capped at 64 KiB per file. The thread scan opens each task
-//! directory once and each `<tid>/patch_state` relative to it (`openat`),
-//! reading into a stack buffer: about 0.8 s for 100,000 threads on a
-//! fixture tree (`scan_at_scale` in `tests/linux_snapshot.rs`), where it
-//! is three system calls per thread.
+//! Reads are capped at 64 KiB per file. Idle (no transition), a snapshot
+//! reads sysfs and the new kernel log lines only. During a transition the
+//! thread scan (`procfs.rs`) reads every `patch_state` once with three
+//! system calls (openat relative to the task directory, read, close) and
+//! the details of pending threads only, on up to two threads: at 100,000
+//! threads on tmpfs it takes about what the kernel interface costs a
+//! minimal C program, or less with two workers. Figures, and the command
+//! that measures them, in `docs/performance.md`.
 //!
 //! # Controls
 //!
@@ -119,6 +122,8 @@ pub struct LinuxSource {
     patches: Vec<sysfs::SysfsPatch>,
     /// Read buffer reused by every file read.
     buf: Vec<u8>,
+    /// Threads the thread scan may use (see [`LinuxSource::set_scan_workers`]).
+    scan_workers: usize,
 }
 
 impl LinuxSource {
@@ -142,7 +147,22 @@ impl LinuxSource {
             forced_by_us: None,
             patches: Vec::new(),
             buf: Vec::with_capacity(4096),
+            scan_workers: default_scan_workers(),
         })
+    }
+
+    /// Bound the threads that scan `/proc` during a transition. The
+    /// default is 2 where the process may run on 2 CPUs or more, else 1:
+    /// on a host with 100,000 threads a scan takes half the time, yet
+    /// never uses more than two cores of a host that is likely busy. Scans
+    /// of fewer than a few dozen processes stay on the calling thread.
+    /// 0 means the default.
+    pub fn set_scan_workers(&mut self, workers: usize) {
+        self.scan_workers = if workers == 0 {
+            default_scan_workers()
+        } else {
+            workers
+        };
     }
 
     /// Whether `<sysfs>/kernel/livepatch` exists (source `auto`).
@@ -213,7 +233,7 @@ impl LinuxSource {
             && let Some(t) = transition.as_mut()
             && let Some(p) = moving.first()
         {
-            blocked_threads = self.scan_threads(p, t, buf, &mut limitations);
+            blocked_threads = self.scan_threads(p, t, &mut limitations);
         }
 
         self.patches = sysfs_patches;
@@ -318,43 +338,23 @@ impl LinuxSource {
         &self,
         p: &model::Patch,
         t: &mut Transition,
-        buf: &mut Vec<u8>,
         limitations: &mut Vec<String>,
     ) -> Vec<BlockedThread> {
-        let procfs = &self.cfg.procfs;
-        let scan = procfs::scan(procfs, t.target);
+        let scan = procfs::scan(&self.cfg.procfs, t.target, self.scan_workers);
         let functions: Vec<&str> = p
             .objects
             .iter()
             .flat_map(|o| o.functions.iter().map(|f| f.name.as_str()))
             .collect();
-        let mut blocked = Vec::with_capacity(scan.pending.len());
-        let mut vanished = 0u64;
-        let (mut stack_denied, mut stack_denied_example) = (0u64, None);
-        let (mut stack_failed, mut stack_failed_example) = (0u64, None);
-        for &(pid, tid) in &scan.pending {
-            let Some((mut thread, read)) = procfs::read_thread(procfs, pid, tid, buf) else {
-                vanished += 1;
-                continue;
-            };
-            match read {
-                procfs::StackRead::Read => {}
-                procfs::StackRead::Denied(path) => {
-                    stack_denied += 1;
-                    stack_denied_example.get_or_insert(path);
-                }
-                procfs::StackRead::Failed(why) => {
-                    stack_failed += 1;
-                    stack_failed_example.get_or_insert(why);
-                }
-            }
+        let mut blocked = scan.blocked;
+        for thread in &mut blocked {
             thread.blocking_function =
                 blocking_function(&thread.stack, &functions, &p.name, t.target);
-            blocked.push(thread);
         }
-        blocked.sort_by_key(|b| (b.pid, b.tid));
-        t.threads_total = scan.total.saturating_sub(vanished);
+        t.threads_total = scan.total;
         t.threads_pending = blocked.len() as u64;
+        let (stack_denied, stack_denied_example) = (scan.stack_denied, scan.stack_denied_example);
+        let (stack_failed, stack_failed_example) = (scan.stack_failed, scan.stack_failed_example);
 
         if let Some(e) = scan.listing_error {
             limitations.push(format!("{e}: threads not shown"));
@@ -391,6 +391,11 @@ impl LinuxSource {
         }
         blocked
     }
+}
+
+/// See [`LinuxSource::set_scan_workers`].
+fn default_scan_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
 }
 
 /// The blocking function of a stack: the first frame that is a function of

@@ -3,18 +3,27 @@
 //! The thread scan walks `<procfs>/<pid>/task/<tid>/patch_state` (`-1`
 //! idle, `0` unpatched, `1` patched; mode 0400, so without root only one's
 //! own threads are readable). It runs only while a patch is in transition
-//! and is the hot loop of the Linux source: each task directory is opened
-//! once and every `<tid>/patch_state` opened relative to it (`openat`),
-//! the value is read into a stack buffer, and there is no per-thread heap
-//! allocation beyond the directory entry's name. Only the threads still pending have their
-//! `comm`, `stat`, `wchan` and `stack` read.
+//! and is the hot loop of the Linux source, made to cost what the kernel
+//! interface costs and no more (docs/performance.md):
+//!
+//! * one pass: a thread found pending has its `comm`, `stat`, `wchan` and
+//!   `stack` read at once, while its task directory is open; the others
+//!   only their `patch_state`;
+//! * `<pid>/task` is opened relative to the procfs root and listed with
+//!   `getdents64` into a reused buffer, every file is opened relative to
+//!   it (`openat`), so the kernel never walks a full path;
+//! * open, one read, close per file: procfs hands out a value whole, so no
+//!   read only to see the end of file;
+//! * no heap allocation per thread, or per process, except for what a
+//!   pending thread puts in the snapshot;
+//! * up to [`scan`]'s `workers` threads (2 by default, see
+//!   [`super::LinuxSource::set_scan_workers`]) share the processes.
 //!
 //! Threads and processes exit while being read: ENOENT/ESRCH at any step
 //! skips the thread silently.
 
-use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::files::{self, Fail};
 use crate::model::{BlockedThread, Target};
@@ -54,25 +63,6 @@ fn parse_id(name: &[u8]) -> Option<u32> {
     std::str::from_utf8(name).ok()?.parse().ok()
 }
 
-/// What the `patch_state` scan found.
-#[derive(Debug, Default)]
-pub(crate) struct Scan {
-    /// Threads taking part (`patch_state` not -1).
-    pub total: u64,
-    /// `(pid, tid)` of threads not yet at the target, in listing order.
-    pub pending: Vec<(u32, u32)>,
-    /// Threads whose `patch_state` could not be read for lack of privilege.
-    pub denied: u64,
-    /// One such file, for the message.
-    pub denied_example: Option<PathBuf>,
-    /// Threads whose `patch_state` held garbage or failed otherwise.
-    pub unreadable: u64,
-    /// One such file and why, for the message.
-    pub unreadable_example: Option<String>,
-    /// Listing `<procfs>` itself failed.
-    pub listing_error: Option<String>,
-}
-
 /// `patch_state` values.
 fn parse_patch_state(bytes: &[u8]) -> Option<i8> {
     match files::trim(bytes) {
@@ -83,134 +73,352 @@ fn parse_patch_state(bytes: &[u8]) -> Option<i8> {
     }
 }
 
-/// Walk every thread's `patch_state` and count those not at `target`.
-pub(crate) fn scan(procfs: &Path, target: Target) -> Scan {
-    let mut scan = Scan::default();
-    let procs = match fs::read_dir(procfs) {
-        Ok(p) => p,
+/// What the thread scan found.
+#[derive(Debug, Default)]
+pub(crate) struct Scan {
+    /// Threads taking part (`patch_state` not -1) and still there.
+    pub total: u64,
+    /// Threads not yet at the target, with their details, by (pid, tid).
+    /// `blocking_function` is left for the caller.
+    pub blocked: Vec<BlockedThread>,
+    /// Threads whose `patch_state` could not be read for lack of privilege.
+    pub denied: u64,
+    /// One such file, for the message.
+    pub denied_example: Option<PathBuf>,
+    /// Threads whose `patch_state` held garbage or failed otherwise.
+    pub unreadable: u64,
+    /// One such file and why, for the message.
+    pub unreadable_example: Option<String>,
+    /// Blocked threads whose stack needs root.
+    pub stack_denied: u64,
+    /// One such stack file.
+    pub stack_denied_example: Option<PathBuf>,
+    /// Blocked threads whose stack could not be read otherwise.
+    pub stack_failed: u64,
+    /// One such failure, for the message.
+    pub stack_failed_example: Option<String>,
+    /// Listing `<procfs>` itself failed.
+    pub listing_error: Option<String>,
+}
+
+/// Processes a worker claims at a time: small enough to share the work
+/// evenly, large enough that the shared counter is not contended.
+const CHUNK: usize = 8;
+
+/// Below this many processes the scan stays on the calling thread:
+/// starting a worker costs more than it saves.
+const PARALLEL_MIN_PROCESSES: usize = 4 * CHUNK;
+
+/// Walk every thread once: read its `patch_state` and, when it is not at
+/// `target`, its `comm`, `stat`, `wchan` and `stack`, all opened relative
+/// to the process's task directory.
+///
+/// `workers` bounds the threads doing it (1: the calling thread only).
+/// Processes are handed out in chunks from a shared counter, so a few
+/// large processes do not leave a worker idle for long; the results do
+/// not depend on the number of workers.
+pub(crate) fn scan(procfs: &Path, target: Target, workers: usize) -> Scan {
+    let mut root = match files::Dir::open(procfs) {
+        Ok(d) => d.list(Vec::new()),
         Err(e) => {
-            scan.listing_error = Some(format!("listing {} failed: {e}", procfs.display()));
-            return scan;
+            return Scan {
+                listing_error: Some(format!("listing {} failed: {e}", procfs.display())),
+                ..Scan::default()
+            };
         }
     };
+    let mut pids = Vec::new();
+    while let Some((_, name)) = root.next_entry() {
+        if let Some(pid) = parse_id(name) {
+            pids.push(pid);
+        }
+    }
     let target = target.code() as i8;
-    // One path, grown and shrunk in place: <procfs>/<pid>/task.
-    let mut path = procfs.to_path_buf();
-    let mut value = [0u8; 16];
-    for proc_entry in procs.flatten() {
-        let pid_name = proc_entry.file_name();
-        let Some(pid) = parse_id(pid_name.as_bytes()) else {
-            continue;
-        };
-        path.push(&pid_name);
-        path.push("task");
+    let next = AtomicUsize::new(0);
+    let job = Job {
+        procfs,
+        root: root.dir(),
+        pids: &pids,
+        next: &next,
+        target,
+    };
+    let workers = if pids.len() < PARALLEL_MIN_PROCESSES {
+        1
+    } else {
+        workers.max(1)
+    };
+    let parts = std::thread::scope(|s| {
+        // A worker that cannot be started (thread limits) leaves its share
+        // to the others.
+        let helpers: Vec<_> = (1..workers)
+            .filter_map(|_| {
+                std::thread::Builder::new()
+                    .name("patchscope-scan".into())
+                    .spawn_scoped(s, || job.run())
+                    .ok()
+            })
+            .collect();
+        let mut all = job.run();
+        for h in helpers {
+            // A worker that panicked lost its chunks: their threads are
+            // missing from this one snapshot, nothing else.
+            if let Ok(p) = h.join() {
+                all.merge(p);
+            }
+        }
+        all
+    });
+    let mut blocked = parts.blocked;
+    blocked.sort_unstable_by_key(|b| (b.pid, b.tid));
+    Scan {
+        total: parts.total,
+        blocked,
+        denied: parts.denied,
+        denied_example: parts.denied_example.map(|(_, v)| v),
+        unreadable: parts.unreadable,
+        unreadable_example: parts.unreadable_example.map(|(_, v)| v),
+        stack_denied: parts.stack_denied,
+        stack_denied_example: parts.stack_denied_example.map(|(_, v)| v),
+        stack_failed: parts.stack_failed,
+        stack_failed_example: parts.stack_failed_example.map(|(_, v)| v),
+        listing_error: None,
+    }
+}
+
+/// One example of a problem and the thread it came from. The one of the
+/// lowest (pid, tid) is kept, so messages do not depend on which worker
+/// saw what first.
+type Example<T> = Option<((u32, u32), T)>;
+
+fn keep_first<T>(slot: &mut Example<T>, at: (u32, u32), what: impl FnOnce() -> T) {
+    if slot.as_ref().is_none_or(|(seen, _)| at < *seen) {
+        *slot = Some((at, what()));
+    }
+}
+
+fn merge_example<T>(slot: &mut Example<T>, other: Example<T>) {
+    if let Some((at, v)) = other {
+        keep_first(slot, at, || v);
+    }
+}
+
+/// What one worker found.
+#[derive(Default)]
+struct Part {
+    total: u64,
+    blocked: Vec<BlockedThread>,
+    denied: u64,
+    denied_example: Example<PathBuf>,
+    unreadable: u64,
+    unreadable_example: Example<String>,
+    stack_denied: u64,
+    stack_denied_example: Example<PathBuf>,
+    stack_failed: u64,
+    stack_failed_example: Example<String>,
+}
+
+impl Part {
+    fn merge(&mut self, p: Part) {
+        self.total += p.total;
+        self.blocked.extend(p.blocked);
+        self.denied += p.denied;
+        self.unreadable += p.unreadable;
+        self.stack_denied += p.stack_denied;
+        self.stack_failed += p.stack_failed;
+        merge_example(&mut self.denied_example, p.denied_example);
+        merge_example(&mut self.unreadable_example, p.unreadable_example);
+        merge_example(&mut self.stack_denied_example, p.stack_denied_example);
+        merge_example(&mut self.stack_failed_example, p.stack_failed_example);
+    }
+}
+
+/// The work shared by the scan's workers.
+struct Job<'a> {
+    procfs: &'a Path,
+    /// `<procfs>`, to open `<pid>/task` relative to it.
+    root: &'a files::Dir,
+    pids: &'a [u32],
+    /// Index of the next unclaimed process.
+    next: &'a AtomicUsize,
+    target: i8,
+}
+
+impl Job<'_> {
+    /// Scan processes until none is left.
+    fn run(&self) -> Part {
+        let mut part = Part::default();
+        // Reused for every file of every thread of this worker.
+        let mut scratch = vec![0u8; files::MAX_FILE_BYTES as usize];
+        let mut dents = Vec::new();
+        loop {
+            let start = self.next.fetch_add(CHUNK, Ordering::Relaxed);
+            let end = self.pids.len().min(start.saturating_add(CHUNK));
+            let Some(chunk) = self.pids.get(start..end).filter(|c| !c.is_empty()) else {
+                break;
+            };
+            for &pid in chunk {
+                self.process(pid, &mut part, &mut scratch, &mut dents);
+            }
+        }
+        part
+    }
+
+    /// Every thread of process `pid`.
+    fn process(&self, pid: u32, part: &mut Part, scratch: &mut [u8], dents: &mut Vec<u8>) {
+        let mut digits = Digits::default();
         // A process that exited since the listing has no task dir: skip.
-        let (Ok(tasks), Ok(task_dir)) = (fs::read_dir(&path), files::Dir::open(&path)) else {
-            path.pop();
-            path.pop();
-            continue;
+        let Ok(tasks) = self.root.open_dir_at(digits.of(pid), b"task") else {
+            return;
         };
-        for task_entry in tasks.flatten() {
-            let tid_name = task_entry.file_name();
-            let Some(tid) = parse_id(tid_name.as_bytes()) else {
+        let mut tasks = tasks.list(std::mem::take(dents));
+        let mut value = [0u8; 16];
+        while let Some((dir, tid_name)) = tasks.next_entry() {
+            let Some(tid) = parse_id(tid_name) else {
                 continue;
             };
-            let state = task_dir
-                .read_small_at(tid_name.as_bytes(), b"patch_state", &mut value)
-                .map(|n| parse_patch_state(value.get(..n).unwrap_or_default()));
+            let at = (pid, tid);
             // Only the rare problems need the full path, for the message.
-            let full = |path: &PathBuf| path.join(&tid_name).join("patch_state");
-            match state {
-                Ok(Some(-1)) => {}
-                Ok(Some(s)) => {
-                    scan.total += 1;
-                    if s != target {
-                        scan.pending.push((pid, tid));
-                    }
-                }
-                Ok(None) => {
-                    scan.unreadable += 1;
-                    if scan.unreadable_example.is_none() {
-                        let file = full(&path);
-                        let n = files::read_small(&file, &mut value).unwrap_or(0);
-                        scan.unreadable_example = Some(format!(
-                            "{} holds {}",
-                            file.display(),
-                            files::quote_bad(value.get(..n).unwrap_or_default())
-                        ));
+            let full = |leaf: &str| {
+                self.procfs
+                    .join(pid.to_string())
+                    .join("task")
+                    .join(tid.to_string())
+                    .join(leaf)
+            };
+            match dir.read_at(tid_name, b"patch_state", &mut value) {
+                Ok(n) => {
+                    let raw = value.get(..n).unwrap_or_default();
+                    match parse_patch_state(raw) {
+                        Some(-1) => {}
+                        Some(s) if s == self.target => part.total += 1,
+                        Some(_) => {
+                            // Pending: read its details now, while its
+                            // directory is at hand (one pass).
+                            let Some((thread, stack)) =
+                                read_thread(dir, tid_name, pid, tid, scratch)
+                            else {
+                                continue; // exited meanwhile
+                            };
+                            part.total += 1;
+                            match stack {
+                                StackRead::Read => {}
+                                StackRead::Denied => {
+                                    part.stack_denied += 1;
+                                    keep_first(&mut part.stack_denied_example, at, || {
+                                        full("stack")
+                                    });
+                                }
+                                StackRead::Failed(e) => {
+                                    part.stack_failed += 1;
+                                    keep_first(&mut part.stack_failed_example, at, || {
+                                        format!("reading {} failed: {e}", full("stack").display())
+                                    });
+                                }
+                            }
+                            part.blocked.push(thread);
+                        }
+                        None => {
+                            part.unreadable += 1;
+                            keep_first(&mut part.unreadable_example, at, || {
+                                format!(
+                                    "{} holds {}",
+                                    full("patch_state").display(),
+                                    files::quote_bad(raw)
+                                )
+                            });
+                        }
                     }
                 }
                 Err(Fail::Gone) => {}
                 Err(Fail::Denied) => {
-                    scan.denied += 1;
-                    if scan.denied_example.is_none() {
-                        scan.denied_example = Some(full(&path));
-                    }
+                    part.denied += 1;
+                    keep_first(&mut part.denied_example, at, || full("patch_state"));
                 }
                 Err(Fail::Other(e)) => {
-                    scan.unreadable += 1;
-                    if scan.unreadable_example.is_none() {
-                        scan.unreadable_example =
-                            Some(format!("reading {} failed: {e}", full(&path).display()));
-                    }
+                    part.unreadable += 1;
+                    keep_first(&mut part.unreadable_example, at, || {
+                        format!("reading {} failed: {e}", full("patch_state").display())
+                    });
                 }
             }
         }
-        path.pop();
-        path.pop();
+        *dents = tasks.into_buf();
     }
-    scan
+}
+
+/// A process id as decimal digits, without allocating.
+#[derive(Default)]
+struct Digits([u8; 10]);
+
+impl Digits {
+    fn of(&mut self, mut n: u32) -> &[u8] {
+        let mut i = self.0.len();
+        loop {
+            i -= 1;
+            if let Some(d) = self.0.get_mut(i) {
+                *d = b'0' + (n % 10) as u8;
+            }
+            n /= 10;
+            if n == 0 || i == 0 {
+                break;
+            }
+        }
+        self.0.get(i..).unwrap_or_default()
+    }
 }
 
 /// How reading a thread's stack went.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum StackRead {
+#[derive(Debug)]
+enum StackRead {
     /// Read (possibly empty).
     Read,
     /// No privilege: `/proc/<tid>/stack` needs root.
-    Denied(PathBuf),
+    Denied,
     /// Another error.
-    Failed(String),
+    Failed(std::io::Error),
 }
 
-/// Read a pending thread's details. `None`: the thread is gone.
-/// `blocking_function` is left `None` for the caller to fill.
-pub(crate) fn read_thread(
-    procfs: &Path,
+/// Read a pending thread's details from its task directory `dir`.
+/// `None`: the thread is gone. `blocking_function` is left `None` for the
+/// caller to fill.
+fn read_thread(
+    dir: &files::Dir,
+    tid_name: &[u8],
     pid: u32,
     tid: u32,
-    buf: &mut Vec<u8>,
+    scratch: &mut [u8],
 ) -> Option<(BlockedThread, StackRead)> {
-    let dir = procfs
-        .join(pid.to_string())
-        .join("task")
-        .join(tid.to_string());
+    fn read<'a>(
+        dir: &files::Dir,
+        tid_name: &[u8],
+        leaf: &[u8],
+        scratch: &'a mut [u8],
+    ) -> Result<&'a [u8], Fail> {
+        let n = dir.read_at(tid_name, leaf, scratch)?;
+        Ok(scratch.get(..n).unwrap_or_default())
+    }
     // comm and stat are world-readable: failing other than "gone" leaves
     // the field unknown rather than hiding the thread.
-    let comm = match files::read_into(&dir.join("comm"), buf) {
-        Ok(()) => bytes_lossless(strip_newline(buf)),
+    let comm = match read(dir, tid_name, b"comm", scratch) {
+        Ok(b) => bytes_lossless(strip_newline(b)),
         Err(Fail::Gone) => return None,
         Err(_) => String::new(),
     };
-    let state = match files::read_into(&dir.join("stat"), buf) {
-        Ok(()) => state_from_stat(buf),
+    let state = match read(dir, tid_name, b"stat", scratch) {
+        Ok(b) => state_from_stat(b),
         Err(Fail::Gone) => return None,
         Err(_) => "?".to_string(),
     };
-    let wchan = match files::read_into(&dir.join("wchan"), buf) {
-        Ok(()) => wchan_of(buf),
+    let wchan = match read(dir, tid_name, b"wchan", scratch) {
+        Ok(b) => wchan_of(b),
         Err(Fail::Gone) => return None,
         Err(_) => None,
     };
-    let stack_path = dir.join("stack");
-    let (stack, read) = match files::read_into(&stack_path, buf) {
-        Ok(()) => (stack_lines(buf), StackRead::Read),
+    let (stack, read) = match read(dir, tid_name, b"stack", scratch) {
+        Ok(b) => (stack_lines(b), StackRead::Read),
         Err(Fail::Gone) => return None,
-        Err(Fail::Denied) => (Vec::new(), StackRead::Denied(stack_path)),
-        Err(Fail::Other(e)) => (
-            Vec::new(),
-            StackRead::Failed(format!("reading {} failed: {e}", stack_path.display())),
-        ),
+        Err(Fail::Denied) => (Vec::new(), StackRead::Denied),
+        Err(Fail::Other(e)) => (Vec::new(), StackRead::Failed(e)),
     };
     Some((
         BlockedThread {
@@ -264,6 +472,7 @@ pub(crate) fn stack_lines(b: &[u8]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn stat_state_after_last_paren() {
@@ -307,5 +516,116 @@ mod tests {
         assert_eq!(boot_time(dir.path(), &mut buf, 1000.0), Some(749.5));
         fs::write(dir.path().join("stat"), "cpu 1 2 3\nbtime 1700000000\n").unwrap();
         assert_eq!(boot_time(dir.path(), &mut buf, 1000.0), Some(1.7e9));
+    }
+
+    #[test]
+    fn digits_of_ids() {
+        let mut d = Digits::default();
+        assert_eq!(d.of(0), b"0");
+        assert_eq!(d.of(7), b"7");
+        assert_eq!(d.of(4_194_304), b"4194304");
+        assert_eq!(d.of(u32::MAX), b"4294967295");
+    }
+
+    /// `<root>/<pid>/task/<tid>/` with the given patch_state; pending
+    /// threads get comm, stat, wchan and stack.
+    fn thread(root: &Path, pid: u32, tid: u32, state: &str) {
+        let dir = root.join(format!("{pid}/task/{tid}"));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("patch_state"), state).unwrap();
+        fs::write(dir.join("comm"), format!("t{tid}\n")).unwrap();
+        fs::write(dir.join("stat"), format!("{tid} (t{tid}) D 1 1\n")).unwrap();
+        fs::write(dir.join("wchan"), "msleep").unwrap();
+        fs::write(dir.join("stack"), "[<0>] msleep+0x29/0x40\n").unwrap();
+    }
+
+    fn summary(s: &Scan) -> (u64, Vec<(u32, u32)>, u64, u64, Option<String>) {
+        (
+            s.total,
+            s.blocked.iter().map(|b| (b.pid, b.tid)).collect(),
+            s.denied,
+            s.unreadable,
+            s.unreadable_example.clone(),
+        )
+    }
+
+    #[test]
+    fn scan_reads_each_thread_once_and_details_of_pending_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        thread(root, 10, 10, "1\n");
+        thread(root, 10, 11, "0\n");
+        thread(root, 20, 20, "-1\n");
+        thread(root, 30, 30, "0\n");
+        fs::write(root.join("30/task/30/stack"), "").unwrap();
+        let s = scan(root, Target::Patched, 1);
+        assert_eq!(summary(&s), (3, vec![(10, 11), (30, 30)], 0, 0, None));
+        let b = &s.blocked[0];
+        assert_eq!(
+            (b.comm.as_str(), b.state.as_str(), b.wchan.as_deref()),
+            ("t11", "D", Some("msleep"))
+        );
+        assert_eq!(b.stack, ["[<0>] msleep+0x29/0x40"]);
+        assert!(s.blocked[1].stack.is_empty());
+        // Unpatching: the other threads are pending.
+        let s = scan(root, Target::Unpatched, 1);
+        assert_eq!(summary(&s).1, vec![(10, 10)]);
+    }
+
+    #[test]
+    fn workers_share_the_scan_and_agree_with_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        // Enough processes for the workers to start, some with many
+        // threads, two garbage files (the example must be the first).
+        for p in 0..(PARALLEL_MIN_PROCESSES as u32 * 3) {
+            let pid = 100 + p * 100;
+            let threads = if p % 7 == 0 { 40 } else { 2 };
+            for t in 0..threads {
+                let state = if (p + t) % 5 == 0 { "0\n" } else { "1\n" };
+                thread(root, pid, pid + t, state);
+            }
+        }
+        fs::write(root.join("200/task/200/patch_state"), "x\n").unwrap();
+        fs::write(root.join("9000/task/9001/patch_state"), "y\n").unwrap();
+        let one = scan(root, Target::Patched, 1);
+        assert_eq!(one.unreadable, 2);
+        assert_eq!(
+            one.unreadable_example.as_deref(),
+            Some(
+                format!(
+                    "{} holds \"x\"",
+                    root.join("200/task/200/patch_state").display()
+                )
+                .as_str()
+            )
+        );
+        assert!(
+            one.blocked
+                .windows(2)
+                .all(|w| (w[0].pid, w[0].tid) < (w[1].pid, w[1].tid))
+        );
+        for workers in [2, 3, 8] {
+            for _ in 0..5 {
+                let many = scan(root, Target::Patched, workers);
+                assert_eq!(summary(&many), summary(&one), "{workers} workers");
+                assert_eq!(many.blocked, one.blocked);
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_procfs_is_a_listing_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = scan(&dir.path().join("none"), Target::Patched, 2);
+        let e = s.listing_error.unwrap();
+        assert!(
+            e.starts_with(&format!(
+                "listing {} failed",
+                dir.path().join("none").display()
+            )),
+            "{e}"
+        );
+        assert_eq!(s.total, 0);
     }
 }
