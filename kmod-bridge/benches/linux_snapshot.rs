@@ -179,6 +179,8 @@ fn bench_tree(
     let shell_result = if estimate <= 3.0 {
         g.bench_function("shell-loop-process", |b| b.iter(|| run(&mut shell_cmd())));
         None
+    } else if !common::runs_outside_criterion(&format!("{name}/shell-loop-process")) {
+        Some(Err("not run (filtered out)".to_string()))
     } else if estimate <= shell_max {
         let t = Instant::now();
         run(&mut shell_cmd());

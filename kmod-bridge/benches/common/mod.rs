@@ -37,6 +37,52 @@ pub fn test_mode() -> bool {
     std::env::args().any(|a| a == "--test")
 }
 
+/// The benchmark filter given on the command line, if any (criterion's
+/// positional argument).
+pub fn filter() -> Option<String> {
+    const TAKES_VALUE: &[&str] = &[
+        "-c",
+        "--color",
+        "-s",
+        "--save-baseline",
+        "-b",
+        "--baseline",
+        "--baseline-lenient",
+        "--load-baseline",
+        "--sample-size",
+        "--warm-up-time",
+        "--measurement-time",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--profile-time",
+        "--plotting-backend",
+        "--output-format",
+        "--format",
+    ];
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a.starts_with('-') {
+            if TAKES_VALUE.contains(&a.as_str()) {
+                args.next();
+            }
+            continue;
+        }
+        return Some(a);
+    }
+    None
+}
+
+/// Whether a measurement made outside criterion (a slow baseline timed
+/// once) should run: not when criterion only lists, tests or profiles,
+/// nor when a filter excludes `id`.
+pub fn runs_outside_criterion(id: &str) -> bool {
+    let special =
+        std::env::args().any(|a| ["--test", "--list", "--profile-time"].contains(&a.as_str()));
+    !special && filter().is_none_or(|f| id.contains(&f))
+}
+
 /// Criterion with settings a busy two-core host can afford: 10 samples,
 /// 1 s warm-up, 3 s of measurement (each can be overridden on the command
 /// line: `-- --sample-size 20 --measurement-time 10`).
