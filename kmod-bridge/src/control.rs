@@ -321,9 +321,16 @@ pub fn describe_effect(
             false,
             None,
         ),
+        (ActionKind::Force, PatchState::Unpatching) => (
+            format!(
+                "forces the unpatching of '{p}' to complete now: threads still blocked are marked as moved without a safety check; this is irreversible, and the module of '{p}' can never be unloaded"
+            ),
+            true,
+            Some("plan a reboot: a forced kernel is in a state nobody tested".to_string()),
+        ),
         (ActionKind::Force, _) => (
             format!(
-                "forces the transition of '{p}' to complete now: threads still blocked are marked as moved without a safety check; this is irreversible, the patch module can never be unloaded"
+                "forces the transition of '{p}' to complete now: threads still blocked are marked as moved without a safety check; this is irreversible. The modules of patches it replaces (cumulative patches; on Linux before 5.1, every patch) can never be unloaded"
             ),
             true,
             Some("plan a reboot: a forced kernel is in a state nobody tested".to_string()),
