@@ -173,6 +173,8 @@ pub struct Watch {
     status: Option<TransitionStatus>,
     /// Events ever recorded (the list itself is capped).
     recorded: u64,
+    /// The next blocked-thread update is the first of this transition.
+    fresh_transition: bool,
     observed: bool,
     failing: bool,
 }
@@ -200,6 +202,7 @@ impl Watch {
             blocked_since: HashMap::new(),
             status: None,
             recorded: 0,
+            fresh_transition: false,
             observed: false,
             failing: false,
         }
@@ -423,6 +426,7 @@ impl Watch {
             .as_ref()
             .map(|t| (t.started_at.unwrap_or(now), t.threads_pending));
         self.stalled_reported = false;
+        self.fresh_transition = true;
         self.forced_reported = snap.transition.as_ref().is_some_and(|t| t.forced);
         self.blocked_since.clear();
         self.samples.clear();
@@ -465,14 +469,22 @@ impl Watch {
             self.blocked_since.clear();
             return;
         }
-        // Keep only threads still blocked; new ones start now, unless the
-        // kernel says since when.
+        // Keep only threads still blocked. A thread is pending from the
+        // start of the transition until it moves (threads never move back),
+        // so those already pending when the watch first sees a transition
+        // have been since its start; ones that appear later are new threads.
+        // The kernel's own figure wins where it publishes one.
+        let first_sight = std::mem::take(&mut self.fresh_transition);
+        let default = match snap.transition.as_ref().and_then(|t| t.started_at) {
+            Some(start) if first_sight => start.min(now),
+            _ => now,
+        };
         let mut next = HashMap::with_capacity(snap.blocked_threads.len());
         for t in &snap.blocked_threads {
             let since = t
                 .blocked_since
                 .or_else(|| self.blocked_since.get(&t.tid).copied())
-                .unwrap_or(now);
+                .unwrap_or(default);
             next.insert(t.tid, since);
         }
         self.blocked_since = next;
@@ -760,6 +772,38 @@ mod tests {
         w.observe(&s);
         assert_eq!(w.blocked_for(7, 25.0), Some(15.0));
         assert_eq!(w.blocked_for(8, 25.0), None);
+    }
+
+    #[test]
+    fn threads_pending_at_first_sight_count_from_the_transition_start() {
+        let mut w = Watch::default();
+        let thread = |tid| BlockedThread {
+            tid,
+            pid: tid,
+            comm: "k".into(),
+            state: "D".into(),
+            wchan: None,
+            blocking_function: None,
+            stack: vec![],
+            blocked_since: None,
+        };
+        let mut s = snap(
+            100.0,
+            &[("q", PatchState::Patching)],
+            Some(("q", Target::Patched, 10, 1, false)),
+        );
+        if let Some(t) = s.transition.as_mut() {
+            t.started_at = Some(40.0);
+        }
+        s.blocked_threads.push(thread(7));
+        w.observe(&s);
+        assert_eq!(w.blocked_for(7, 100.0), Some(60.0));
+        // A thread that shows up later is a new one: it counts from then.
+        s.taken_at = 110.0;
+        s.blocked_threads.push(thread(8));
+        w.observe(&s);
+        assert_eq!(w.blocked_for(7, 110.0), Some(70.0));
+        assert_eq!(w.blocked_for(8, 110.0), Some(0.0));
     }
 
     #[test]
