@@ -200,10 +200,35 @@ fn unpatching_counts_threads_not_yet_back() {
 }
 
 #[test]
-fn reversed_transition_has_no_log_start() {
+fn reversal_starts_at_its_own_log_line() {
+    // The log of a real revert on Debian's 6.1 kernel, as captured by the
+    // VM tests (tests/vm/captured/linux-6.1.0-57-cloud-amd64/dmesg-revert.txt).
+    let fx = LinuxFixture::new();
+    fx.patch("ps_lp_stall", Kernel::V6_1)
+        .state(false, true)
+        .object("vmlinux", true, &["ps_target_func,1"]);
+    fx.log(&[
+        "[    6.601564] ps_lp_stall: tainting kernel with TAINT_LIVEPATCH",
+        "[    6.621705] livepatch: enabling patch 'ps_lp_stall'",
+        "[    6.668638] livepatch: 'ps_lp_stall': starting patching transition",
+        "[   12.160805] livepatch: 'ps_lp_stall': starting unpatching transition",
+    ]);
+    fx.thread(1, 1).patch_state(1);
+    let s = snap(&fx);
+    let t = s.transition.as_ref().unwrap();
+    assert_eq!(t.target, Target::Unpatched);
+    assert_eq!(t.started_at_source, StartSource::KernelLog);
+    assert!(
+        (t.started_at.unwrap() - (BTIME as f64 + 12.160805)).abs() < 1e-6,
+        "{t:?}"
+    );
+}
+
+#[test]
+fn lost_reversal_log_line_falls_back_to_first_seen() {
     let fx = LinuxFixture::new();
     fx.patch("p", Kernel::V6_13).state(false, true);
-    // The reversal itself is only logged at debug level.
+    // The unpatching start line was lost (rotated out of the ring buffer).
     fx.log(&["[  10.000000] livepatch: 'p': starting patching transition"]);
     fx.thread(1, 1).patch_state(1);
     let mut src = source(&fx);

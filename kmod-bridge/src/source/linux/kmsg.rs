@@ -8,9 +8,12 @@
 //! * `'<p>': patching complete` / `unpatching complete`
 //! * `forcing remaining tasks to the patched state` (in both directions)
 //!
-//! A reversal is logged only at debug level, so a transition whose
-//! direction does not match the latest start line of its patch has no known
-//! start.
+//! A reversal logs a new start line in its direction (`'<p>': starting
+//! unpatching transition` right after the patching one; only the
+//! `reversing transition` message is debug-level), as seen on a real 6.1
+//! kernel (`tests/vm/captured/`). A transition whose direction does not match
+//! the latest start line of its patch (a lost or rotated-out log line) has
+//! no known start and falls back to first sight.
 //!
 //! Two inputs are accepted:
 //!
