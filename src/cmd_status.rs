@@ -256,7 +256,10 @@ pub fn render_table(snap: &Snapshot) -> String {
     if !snap.blocked_threads.is_empty() {
         let _ = writeln!(o);
         let _ = writeln!(o, "blocked threads: {}", snap.blocked_threads.len());
-        let shown = &snap.blocked_threads[..snap.blocked_threads.len().min(TABLE_THREADS)];
+        let shown = snap
+            .blocked_threads
+            .get(..snap.blocked_threads.len().min(TABLE_THREADS))
+            .unwrap_or_default();
         let width = |f: &dyn Fn(&kmod_bridge::model::BlockedThread) -> usize| {
             shown.iter().map(f).max().unwrap_or(0).clamp(5, 32)
         };

@@ -2,6 +2,14 @@
 //! the `kmod-bridge` (model, sources, controls, watch), `patchscope-ui`
 //! (console) and `patchscope-exporters` (Prometheus) crates.
 
+// No panicking on external data: indexing and slicing that could go out
+// of bounds are denied in library code (`get` instead); unit and
+// integration tests are exempt. `unwrap_used` is denied workspace-wide.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::string_slice, clippy::panic)
+)]
+
 mod cli;
 mod cmd_check;
 mod cmd_control;

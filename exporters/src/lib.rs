@@ -23,6 +23,14 @@
 //! (Grafana dashboard, alert rules and their `promtool` tests, runbook)
 //! lives in `exporters/mixin/`.
 
+// No panicking on external data: indexing and slicing that could go out
+// of bounds are denied in library code (`get` instead); unit and
+// integration tests are exempt. `unwrap_used` is denied workspace-wide.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::string_slice, clippy::panic)
+)]
+
 pub mod collector;
 pub mod log;
 pub mod scrape;

@@ -14,6 +14,14 @@
 //! The FreeBSD MIB contract is `doc/MIB.md`, with the C header
 //! `include/livepatch_mib.h` for module authors.
 
+// No panicking on external data: indexing and slicing that could go out
+// of bounds are denied in library code (`get` instead); unit and
+// integration tests are exempt. `unwrap_used` is denied workspace-wide.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::string_slice, clippy::panic)
+)]
+
 pub mod audit;
 pub mod control;
 pub mod error;

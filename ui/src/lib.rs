@@ -23,6 +23,14 @@
 //! [`kmod_bridge::sanitize::for_terminal`] by the views, right before it is
 //! drawn.
 
+// No panicking on external data: indexing and slicing that could go out
+// of bounds are denied in library code (`get` instead); unit and
+// integration tests are exempt. `unwrap_used` is denied workspace-wide.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::string_slice, clippy::panic)
+)]
+
 pub mod app;
 pub mod draw;
 pub mod events;

@@ -256,19 +256,19 @@ pub fn decode_field(s: &str) -> String {
     if !s.contains('%') {
         return s.to_string();
     }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+    let mut out = Vec::with_capacity(s.len());
+    let mut rest = s.as_bytes();
+    while let Some((&c, tail)) = rest.split_first() {
+        // `%XX` is a byte; a `%` without two hex digits after it is itself.
+        if c == b'%'
+            && let [h, l, more @ ..] = tail
+            && let (Some(h), Some(l)) = (hex(*h), hex(*l))
         {
             out.push(h << 4 | l);
-            i += 3;
+            rest = more;
         } else {
-            out.push(b[i]);
-            i += 1;
+            out.push(c);
+            rest = tail;
         }
     }
     crate::sanitize::bytes_lossless(&out)
@@ -335,5 +335,22 @@ mod tests {
         }
         assert_eq!(encode_field("a\tb%", None), "a%09b%25");
         assert_eq!(decode_field("%zz%4"), "%zz%4");
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any field round-trips; any text decodes without panicking,
+            /// stray `%` and truncated escapes included.
+            #[test]
+            fn fields_round_trip_and_never_panic(s in "\\PC{0,40}", junk in "[%0-9A-Fa-fzx;\\t]{0,40}") {
+                prop_assert_eq!(decode_field(&encode_field(&s, Some(b';'))), s);
+                let _ = decode_field(&junk);
+                let c = node_component(&junk);
+                prop_assert!(!c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+            }
+        }
     }
 }

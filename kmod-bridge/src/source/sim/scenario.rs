@@ -660,18 +660,18 @@ impl Builder {
             let (tmpl, pid) = if i == 0 {
                 (hostile.clone(), base_pid + 77)
             } else if pick < 5 {
-                let t = &kern[usize::try_from((r >> 16) % 2).unwrap_or(0)];
-                (t.clone(), 5 + (r >> 16) % 2 * 6)
+                let t = pick_from(&kern, (r >> 16) % 2, &hostile);
+                (t, 5 + (r >> 16) % 2 * 6)
             } else if pick < 15 {
                 let k = (r >> 16) % user_d.len() as u64;
                 (
-                    user_d[usize::try_from(k).unwrap_or(0)].clone(),
+                    pick_from(&user_d, k, &hostile),
                     base_pid + 1_000 + k * 40 + (r >> 24) % 40,
                 )
             } else {
                 let k = (r >> 16) % user_s.len() as u64;
                 (
-                    user_s[usize::try_from(k).unwrap_or(0)].clone(),
+                    pick_from(&user_s, k, &hostile),
                     base_pid + 5_000 + k * 200 + (r >> 24) % 200,
                 )
             };
@@ -703,6 +703,16 @@ fn moving_pace(free: u64) -> Pace {
         permille: 60,
         linear: (free / 200).max(1),
     }
+}
+
+/// Template `k` of `list` (`k` is taken modulo the length by the caller),
+/// or `fallback` should it ever be out of range.
+fn pick_from<T: Clone>(list: &[T], k: u64, fallback: &T) -> T {
+    usize::try_from(k)
+        .ok()
+        .and_then(|k| list.get(k))
+        .unwrap_or(fallback)
+        .clone()
 }
 
 /// The initial kernel of `scenario` with `threads` threads (at least 1) and
