@@ -132,6 +132,8 @@ struct AppState {
     read_header_timeout: Duration,
     request_timeout: Duration,
     landing: Bytes,
+    /// One bcrypt check at a time (see [`route`]).
+    bcrypt_gate: Semaphore,
 }
 
 /// A bound, not yet serving, exporter.
@@ -184,6 +186,7 @@ impl Exporter {
             web: Arc::new(web),
             read_header_timeout: opts.read_header_timeout,
             request_timeout: opts.request_timeout,
+            bcrypt_gate: Semaphore::new(1),
         });
         Ok(Self { listeners, state })
     }
@@ -322,11 +325,21 @@ async fn accept_loop(l: TcpListener, state: Arc<AppState>) {
         tokio::spawn(async move {
             match state.web.tls.clone() {
                 Some(cfg) => {
+                    let deadline = tokio::time::Instant::now() + state.read_header_timeout;
+                    if plain_http_on_tls(&tcp, deadline).await {
+                        // As Go's server: say why, then close.
+                        let mut tcp = tcp;
+                        let _ = tokio::time::timeout_at(
+                            deadline,
+                            tokio::io::AsyncWriteExt::write_all(&mut tcp, PLAIN_HTTP_ON_TLS),
+                        )
+                        .await;
+                        return;
+                    }
                     let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
                     // Failed or slow handshakes are the client's problem
                     // (Go logs them at debug level only): just close.
-                    if let Ok(Ok(s)) =
-                        tokio::time::timeout(state.read_header_timeout, acceptor.accept(tcp)).await
+                    if let Ok(Ok(s)) = tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await
                     {
                         serve_conn(s, state).await;
                     }
@@ -335,6 +348,19 @@ async fn accept_loop(l: TcpListener, state: Arc<AppState>) {
             }
         });
     }
+}
+
+/// The answer to plain HTTP on a TLS port, as Go's `net/http` gives it.
+const PLAIN_HTTP_ON_TLS: &[u8] = b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+
+/// Whether a connection to the TLS port starts like plain HTTP (a method
+/// name) rather than a TLS record (first byte 0x16). Waits for the first
+/// byte until `deadline`; a silent or closed connection is not HTTP.
+async fn plain_http_on_tls(tcp: &tokio::net::TcpStream, deadline: tokio::time::Instant) -> bool {
+    let mut first = [0u8; 1];
+    let peeked = tokio::time::timeout_at(deadline, tcp.peek(&mut first)).await;
+    let [b] = first;
+    matches!(peeked, Ok(Ok(1))) && b.is_ascii_uppercase()
 }
 
 async fn serve_conn<I>(io: I, state: Arc<AppState>)
@@ -403,9 +429,20 @@ async fn route(state: &AppState, req: Request<Incoming>, arrived: Instant) -> Re
             .headers()
             .get(header::AUTHORIZATION)
             .map(|v| v.as_bytes().to_vec());
-        let outcome = tokio::task::spawn_blocking(move || web.check_auth(h.as_deref()))
-            .await
-            .unwrap_or(AuthOutcome::Denied);
+        let outcome = match web.check_auth_cached(h.as_deref()) {
+            Some(o) => o,
+            None => {
+                // bcrypt is slow on purpose. One check at a time, as
+                // exporter-toolkit does: a flood of guesses costs one CPU
+                // and waits in line here, not in tokio's blocking pool
+                // where source reads run; a scraper whose login succeeded
+                // before is answered from the cache and never waits.
+                let _turn = state.bcrypt_gate.acquire().await;
+                tokio::task::spawn_blocking(move || web.check_auth(h.as_deref()))
+                    .await
+                    .unwrap_or(AuthOutcome::Denied)
+            }
+        };
         if outcome == AuthOutcome::Denied {
             let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n".into());
             r.headers_mut().insert(

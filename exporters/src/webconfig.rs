@@ -118,6 +118,41 @@ pub struct WebConfig {
     /// A bcrypt hash with the users' cost, checked for unknown users so
     /// that a wrong user name costs the same time as a wrong password.
     dummy_hash: String,
+    /// Logins that succeeded (shared by clones).
+    logins: Arc<LoginCache>,
+}
+
+/// Successful logins, so that a scraper with the right password pays for
+/// bcrypt once, not on every scrape (exporter-toolkit caches them too):
+/// per user, a keyed hash of the password that worked. The key is random
+/// per process, so the cache holds nothing usable offline; at most one
+/// entry per configured user.
+#[derive(Default)]
+struct LoginCache {
+    key: std::hash::RandomState,
+    ok: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+}
+
+impl LoginCache {
+    fn fingerprint(&self, user: &str, pass: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.key.hash_one((user, pass))
+    }
+
+    fn knows(&self, user: &str, pass: &str) -> bool {
+        let f = self.fingerprint(user, pass);
+        self.ok
+            .lock()
+            .map(|m| m.get(user) == Some(&f))
+            .unwrap_or(false)
+    }
+
+    fn remember(&self, user: &str, pass: &str) {
+        let f = self.fingerprint(user, pass);
+        if let Ok(mut m) = self.ok.lock() {
+            m.insert(user.to_string(), f);
+        }
+    }
 }
 
 impl std::fmt::Debug for WebConfig {
@@ -454,8 +489,22 @@ pub enum AuthOutcome {
 }
 
 impl WebConfig {
+    /// The outcome of checking the `Authorization` header when it needs no
+    /// bcrypt: no users configured, a header that is not basic auth, or a
+    /// login that succeeded before. `None`: call [`WebConfig::check_auth`].
+    pub fn check_auth_cached(&self, authorization: Option<&[u8]>) -> Option<AuthOutcome> {
+        if self.users.is_empty() {
+            return Some(AuthOutcome::Allowed);
+        }
+        let Some((user, pass)) = authorization.and_then(parse_basic) else {
+            return Some(AuthOutcome::Denied);
+        };
+        (self.users.contains_key(&user) && self.logins.knows(&user, &pass))
+            .then_some(AuthOutcome::Allowed)
+    }
+
     /// Check the `Authorization` header value. Runs bcrypt: call it off the
-    /// async threads (`spawn_blocking`).
+    /// async threads (`spawn_blocking`), one at a time.
     pub fn check_auth(&self, authorization: Option<&[u8]>) -> AuthOutcome {
         if self.users.is_empty() {
             return AuthOutcome::Allowed;
@@ -469,6 +518,7 @@ impl WebConfig {
         };
         let ok = bcrypt::verify(pass.as_bytes(), hash).unwrap_or(false);
         if ok && known {
+            self.logins.remember(&user, &pass);
             AuthOutcome::Allowed
         } else {
             AuthOutcome::Denied
@@ -513,6 +563,41 @@ mod tests {
         let c = parse("", Path::new(".")).ok().unwrap();
         assert!(c.tls.is_none());
         assert_eq!(c.check_auth(None), AuthOutcome::Allowed);
+    }
+
+    #[test]
+    fn successful_logins_are_cached_and_nothing_else() {
+        let c = parse(
+            &format!("basic_auth_users:\n  u: '{}'\n", hash("pw")),
+            Path::new("."),
+        )
+        .ok()
+        .unwrap();
+        assert_eq!(c.check_auth_cached(Some(&basic("u", "pw"))), None);
+        assert_eq!(
+            c.check_auth_cached(Some(b"Bearer x")),
+            Some(AuthOutcome::Denied)
+        );
+        assert_eq!(c.check_auth_cached(None), Some(AuthOutcome::Denied));
+        assert_eq!(
+            c.check_auth(Some(&basic("u", "wrong"))),
+            AuthOutcome::Denied
+        );
+        assert_eq!(c.check_auth_cached(Some(&basic("u", "wrong"))), None);
+        assert_eq!(c.check_auth(Some(&basic("u", "pw"))), AuthOutcome::Allowed);
+        assert_eq!(
+            c.check_auth_cached(Some(&basic("u", "pw"))),
+            Some(AuthOutcome::Allowed)
+        );
+        // Clones (the server's) share the cache; other passwords still
+        // need the full check.
+        let d = c.clone();
+        assert_eq!(
+            d.check_auth_cached(Some(&basic("u", "pw"))),
+            Some(AuthOutcome::Allowed)
+        );
+        assert_eq!(d.check_auth_cached(Some(&basic("u", "pw2"))), None);
+        assert_eq!(d.check_auth_cached(Some(&basic("x", "pw"))), None);
     }
 
     #[test]

@@ -505,7 +505,6 @@ async fn wrong_and_malformed_credentials_get_401() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until the server answers plain HTTP on a TLS port with a 400"]
 async fn plain_http_and_silence_on_the_tls_port() {
     let p = pki();
     let (addr, _stop) = start(Some(web_config(&p, true, 4))).await;
@@ -554,7 +553,6 @@ async fn plain_http_and_silence_on_the_tls_port() {
 /// bcrypt is slow on purpose, and the exporter must not run one check per
 /// request in parallel without bound.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until bcrypt checks are bounded and successful logins cached"]
 async fn a_wrong_password_flood_does_not_starve_real_scrapes() {
     let p = pki();
     // Cost 8: slow enough that unbounded parallel checks would saturate
