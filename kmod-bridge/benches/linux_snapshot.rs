@@ -12,12 +12,18 @@
 //! (`PATCHSCOPE_BENCH_BLOCKED`, per mille, default `1,100,1000`: 0.1%, 10%,
 //! 100%) these are measured:
 //!
-//! * `patchscope`: [`LinuxSource::snapshot`] during the transition, in
-//!   process (the source is opened once, as the console and exporter do);
-//! * `patchscope-1-worker`: the same with the thread scan on one thread;
+//! * `patchscope-1-worker`, `patchscope-2-workers`:
+//!   [`LinuxSource::snapshot`] during the transition, in process (the
+//!   source is opened once, as the console and exporter do), with the
+//!   thread scan on one and on two threads (by default patchscope picks two
+//!   when the host has a CPU to spare, see
+//!   [`LinuxSource::set_scan_workers`]);
 //! * `floor`: the floor set by the kernel interface, in process: list
 //!   every `<pid>/task/<tid>` and open, read and close its `patch_state`,
 //!   nothing else (the same system calls as `tests/perf/floor.c`);
+//! * `floor+details`: the same, and for each thread at 0 also open, read
+//!   and close `comm`, `stat`, `wchan` and `stack`: the floor for the same
+//!   files patchscope reads;
 //! * `floor.c-process`: `tests/perf/floor.c` as a whole process;
 //! * `shell-loop-process`: `tests/perf/shell-loop.sh`, the way scripts
 //!   find blocked threads today. It forks twice per blocked thread, so
@@ -56,6 +62,8 @@ struct Row {
     group: String,
     /// Shell loop timed outside criterion (ns), or why it was not run.
     shell: Option<Result<f64, String>>,
+    /// Load average when the tree's benchmarks started.
+    load: String,
 }
 
 fn main() {
@@ -151,26 +159,33 @@ fn bench_tree(
             .iter()
             .all(|b| b.blocking_function.is_some())
     );
-    assert_eq!(floor(&procfs), (threads, blocked));
+    assert_eq!(floor(&procfs, false), (threads, blocked));
 
+    let load = load_average();
     let mut g = c.benchmark_group(&name);
     if threads >= 10_000 {
         g.sampling_mode(SamplingMode::Flat);
     }
-    g.bench_function("patchscope", |b| b.iter(|| black_box(src.snapshot())));
-    let mut serial = LinuxSource::open(config(tree, "sys")).unwrap();
-    serial.set_scan_workers(1);
-    g.bench_function("patchscope-1-worker", |b| {
-        b.iter(|| black_box(serial.snapshot()))
+    for workers in [1, 2] {
+        src.set_scan_workers(workers);
+        let id = if workers == 1 {
+            "patchscope-1-worker".to_string()
+        } else {
+            format!("patchscope-{workers}-workers")
+        };
+        g.bench_function(id, |b| b.iter(|| black_box(src.snapshot())));
+    }
+    g.bench_function("floor", |b| b.iter(|| black_box(floor(&procfs, false))));
+    g.bench_function("floor+details", |b| {
+        b.iter(|| black_box(floor(&procfs, true)))
     });
-    g.bench_function("floor", |b| b.iter(|| black_box(floor(&procfs))));
     g.bench_function("floor.c-process", |b| {
         b.iter(|| run(Command::new(floor_c).arg(&procfs)))
     });
 
     // bash spends ~50 µs per thread and two command substitutions with
-    // a fork and exec each (~7 ms here) per blocked thread.
-    let estimate = threads as f64 * 50e-6 + blocked as f64 * 7e-3;
+    // a fork and exec each (~7 to 20 ms here, by load) per blocked thread.
+    let estimate = threads as f64 * 50e-6 + blocked as f64 * 12e-3;
     let shell_cmd = || {
         let mut cmd = Command::new("bash");
         cmd.arg(shell).arg(&procfs).arg(&sysfs);
@@ -196,7 +211,16 @@ fn bench_tree(
         permille,
         group: name,
         shell: shell_result,
+        load,
     }
+}
+
+/// The 1-minute load average (`/proc/loadavg`), to judge the noise.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".to_string())
 }
 
 /// A snapshot with a patch loaded and no transition: sysfs and the
@@ -220,71 +244,98 @@ fn run(cmd: &mut Command) {
 
 thread_local! {
     static PATH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static BIG: RefCell<Vec<u8>> = RefCell::new(vec![0; 64 * 1024]);
 }
 
 /// The floor, in process: what `tests/perf/floor.c` does (opendir and
 /// readdir of `<procfs>` and each `<pid>/task`, then open, read, close of
-/// each `<pid>/task/<tid>/patch_state` by its full path). Returns
-/// (threads taking part, threads at 0).
-fn floor(procfs: &Path) -> (u64, u64) {
+/// each `<pid>/task/<tid>/patch_state` by its full path). With `details`
+/// (`floor.c -d 1`), also open, read to the end and close `comm`, `stat`,
+/// `wchan` and `stack` of each thread at 0: the same files patchscope
+/// reads. Returns (threads taking part, threads at 0).
+fn floor(procfs: &Path, details: bool) -> (u64, u64) {
     let root = CString::new(procfs.as_os_str().as_encoded_bytes()).unwrap();
     PATH.with_borrow_mut(|path| {
-        let (mut total, mut unpatched) = (0, 0);
-        let mut buf = [0u8; 16];
-        // SAFETY: plain libc directory and file calls on NUL-terminated
-        // paths; every DIR* is closed once, every fd once.
-        unsafe {
-            let procs = libc::opendir(root.as_ptr());
-            assert!(!procs.is_null());
-            loop {
-                let p = libc::readdir(procs);
-                if p.is_null() {
-                    break;
-                }
-                let pid = CStr::from_ptr((*p).d_name.as_ptr()).to_bytes();
-                if !numeric(pid) {
-                    continue;
-                }
-                path.clear();
-                path.extend_from_slice(root.as_bytes());
-                path.push(b'/');
-                path.extend_from_slice(pid);
-                path.extend_from_slice(b"/task\0");
-                let tasks = libc::opendir(path.as_ptr().cast());
-                if tasks.is_null() {
-                    continue;
-                }
-                path.pop();
-                let task_len = path.len();
+        BIG.with_borrow_mut(|big| {
+            let (mut total, mut unpatched) = (0, 0);
+            let mut buf = [0u8; 16];
+            // SAFETY: plain libc directory and file calls on NUL-terminated
+            // paths; every DIR* is closed once, every fd once; reads stay
+            // within their buffers.
+            unsafe {
+                let procs = libc::opendir(root.as_ptr());
+                assert!(!procs.is_null());
                 loop {
-                    let t = libc::readdir(tasks);
-                    if t.is_null() {
+                    let p = libc::readdir(procs);
+                    if p.is_null() {
                         break;
                     }
-                    let tid = CStr::from_ptr((*t).d_name.as_ptr()).to_bytes();
-                    if !numeric(tid) {
+                    let pid = CStr::from_ptr((*p).d_name.as_ptr()).to_bytes();
+                    if !numeric(pid) {
                         continue;
                     }
-                    path.truncate(task_len);
+                    path.clear();
+                    path.extend_from_slice(root.as_bytes());
                     path.push(b'/');
-                    path.extend_from_slice(tid);
-                    path.extend_from_slice(b"/patch_state\0");
-                    let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
-                    if fd < 0 {
+                    path.extend_from_slice(pid);
+                    path.extend_from_slice(b"/task\0");
+                    let tasks = libc::opendir(path.as_ptr().cast());
+                    if tasks.is_null() {
                         continue;
                     }
-                    let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
-                    libc::close(fd);
-                    if n >= 1 && buf[0] != b'-' {
-                        total += 1;
-                        unpatched += u64::from(buf[0] == b'0');
+                    path.pop();
+                    let task_len = path.len();
+                    loop {
+                        let t = libc::readdir(tasks);
+                        if t.is_null() {
+                            break;
+                        }
+                        let tid = CStr::from_ptr((*t).d_name.as_ptr()).to_bytes();
+                        if !numeric(tid) {
+                            continue;
+                        }
+                        path.truncate(task_len);
+                        path.push(b'/');
+                        path.extend_from_slice(tid);
+                        path.push(b'/');
+                        let leaf_at = path.len();
+                        path.extend_from_slice(b"patch_state\0");
+                        let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
+                        if fd < 0 {
+                            continue;
+                        }
+                        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+                        libc::close(fd);
+                        if n >= 1 && buf[0] != b'-' {
+                            total += 1;
+                            if buf[0] == b'0' {
+                                unpatched += 1;
+                                if details {
+                                    for leaf in [&b"comm\0"[..], b"stat\0", b"wchan\0", b"stack\0"]
+                                    {
+                                        path.truncate(leaf_at);
+                                        path.extend_from_slice(leaf);
+                                        let fd = libc::open(
+                                            path.as_ptr().cast(),
+                                            libc::O_RDONLY | libc::O_CLOEXEC,
+                                        );
+                                        if fd >= 0 {
+                                            while libc::read(fd, big.as_mut_ptr().cast(), big.len())
+                                                > 0
+                                            {}
+                                            libc::close(fd);
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
+                    libc::closedir(tasks);
                 }
-                libc::closedir(tasks);
+                libc::closedir(procs);
             }
-            libc::closedir(procs);
-        }
-        (total, unpatched)
+            (total, unpatched)
+        })
     })
 }
 
@@ -305,9 +356,10 @@ fn summary(rows: &[Row]) {
     let mut table = Vec::new();
     for r in rows {
         let g = &r.group;
-        let ps = get(g, "patchscope");
+        let ps = get(g, "patchscope-2-workers");
         let serial = get(g, "patchscope-1-worker");
         let fl = get(g, "floor");
+        let fd = get(g, "floor+details");
         let fc = get(g, "floor.c-process");
         let (shell_time, shell_ratio) = match &r.shell {
             None => {
@@ -323,14 +375,18 @@ fn summary(rows: &[Row]) {
         table.push(vec![
             r.threads.to_string(),
             pct(r.permille),
-            time(ps),
-            time(serial),
             time(fl),
-            ratio(ps, fl),
+            time(fd),
+            time(serial),
             ratio(serial, fl),
+            ratio(serial, fd),
+            time(ps),
+            ratio(ps, fl),
+            ratio(ps, fd),
             time(fc),
             shell_time,
             shell_ratio,
+            r.load.clone(),
         ]);
     }
     common::emit_table(
@@ -339,14 +395,18 @@ fn summary(rows: &[Row]) {
         &[
             "threads",
             "blocked",
-            "patchscope",
+            "floor",
+            "floor + details",
             "patchscope, 1 worker",
-            "floor (in process)",
-            "patchscope / floor",
-            "1 worker / floor",
+            "/ floor",
+            "/ floor + details",
+            "patchscope, 2 workers",
+            "/ floor",
+            "/ floor + details",
             "floor.c (process)",
             "shell loop (process)",
-            "shell loop / floor.c",
+            "shell / floor.c",
+            "load",
         ],
         &table,
     );

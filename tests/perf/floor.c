@@ -5,9 +5,14 @@
  * stacks, no output but the counts. Its time is the floor the benchmarks
  * compare patchscope with.
  *
- *   floor [PROCFS]        (default /proc)
- *   floor -a [PROCFS]     the same with openat() relative to each task
- *                         directory instead of the full path
+ *   floor [-a] [-d TARGET] [PROCFS]        (default /proc)
+ *
+ *   -a         open relative to each task directory (openat) instead of
+ *              by the full path
+ *   -d TARGET  also open, read and close comm, stat, wchan and stack of
+ *              every thread whose patch_state is neither -1 nor TARGET
+ *              (the details a tool shows of a blocked thread): the floor
+ *              for the same files patchscope reads
  *
  * Prints "total T idle I unpatched U patched P unreadable X".
  *   gcc -O2 -o floor tests/perf/floor.c
@@ -30,12 +35,36 @@ static int numeric(const char *s)
 	return 1;
 }
 
+static const char *DETAILS[] = {"comm", "stat", "wchan", "stack"};
+
+/* Open, read (up to 64 KiB) and close a file. */
+static void slurp(int dirfd, const char *path)
+{
+	static char big[64 * 1024];
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	while (read(fd, big, sizeof(big)) > 0)
+		;
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
-	int use_at = argc > 1 && strcmp(argv[1], "-a") == 0;
-	const char *procfs = argc > 1 + use_at ? argv[1 + use_at] : "/proc";
+	int use_at = 0, target = -2, opt;
 	long total = 0, idle = 0, unpatched = 0, patched = 0, bad = 0;
 	char path[4096], rel[512], buf[16];
+
+	while ((opt = getopt(argc, argv, "ad:")) != -1) {
+		if (opt == 'a')
+			use_at = 1;
+		else if (opt == 'd')
+			target = atoi(optarg);
+		else
+			return 2;
+	}
+	const char *procfs = optind < argc ? argv[optind] : "/proc";
 	DIR *procs = opendir(procfs);
 	struct dirent *p, *t;
 
@@ -69,14 +98,27 @@ int main(int argc, char **argv)
 			ssize_t n = read(fd, buf, sizeof(buf) - 1);
 			close(fd);
 			total++;
+			int state = -2;
 			if (n >= 2 && buf[0] == '-')
-				idle++;
+				idle++, state = -1;
 			else if (n >= 1 && buf[0] == '0')
-				unpatched++;
+				unpatched++, state = 0;
 			else if (n >= 1 && buf[0] == '1')
-				patched++;
+				patched++, state = 1;
 			else
 				bad++;
+			if (target != -2 && state >= 0 && state != target) {
+				for (int i = 0; i < 4; i++) {
+					if (use_at) {
+						snprintf(rel, sizeof(rel), "%s/%s", t->d_name, DETAILS[i]);
+						slurp(dirfd(tasks), rel);
+					} else {
+						snprintf(path, sizeof(path), "%s/%s/task/%s/%s",
+							 procfs, p->d_name, t->d_name, DETAILS[i]);
+						slurp(AT_FDCWD, path);
+					}
+				}
+			}
 		}
 		closedir(tasks);
 	}

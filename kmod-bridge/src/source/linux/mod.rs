@@ -123,7 +123,7 @@ pub struct LinuxSource {
     /// Read buffer reused by every file read.
     buf: Vec<u8>,
     /// Threads the thread scan may use (see [`LinuxSource::set_scan_workers`]).
-    scan_workers: usize,
+    scan_workers: procfs::Workers,
 }
 
 impl LinuxSource {
@@ -147,21 +147,20 @@ impl LinuxSource {
             forced_by_us: None,
             patches: Vec::new(),
             buf: Vec::with_capacity(4096),
-            scan_workers: default_scan_workers(),
+            scan_workers: procfs::Workers::Auto,
         })
     }
 
-    /// Bound the threads that scan `/proc` during a transition. The
-    /// default is 2 where the process may run on 2 CPUs or more, else 1:
-    /// on a host with 100,000 threads a scan takes half the time, yet
-    /// never uses more than two cores of a host that is likely busy. Scans
-    /// of fewer than a few dozen processes stay on the calling thread.
-    /// 0 means the default.
+    /// Set how many threads scan `/proc` during a transition; 0 (the
+    /// default) decides per scan: two where the process may use two CPUs
+    /// and the host's load average leaves one spare, else one. On a host
+    /// with 100,000 threads two workers take about half the time, and never
+    /// more than two cores of a host that is likely busy; scans of fewer
+    /// than a few dozen processes always stay on the calling thread.
     pub fn set_scan_workers(&mut self, workers: usize) {
-        self.scan_workers = if workers == 0 {
-            default_scan_workers()
-        } else {
-            workers
+        self.scan_workers = match workers {
+            0 => procfs::Workers::Auto,
+            n => procfs::Workers::Exactly(n),
         };
     }
 
@@ -391,11 +390,6 @@ impl LinuxSource {
         }
         blocked
     }
-}
-
-/// See [`LinuxSource::set_scan_workers`].
-fn default_scan_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
 }
 
 /// The blocking function of a stack: the first frame that is a function of

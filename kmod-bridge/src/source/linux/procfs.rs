@@ -16,8 +16,8 @@
 //!   read only to see the end of file;
 //! * no heap allocation per thread, or per process, except for what a
 //!   pending thread puts in the snapshot;
-//! * up to [`scan`]'s `workers` threads (2 by default, see
-//!   [`super::LinuxSource::set_scan_workers`]) share the processes.
+//! * two threads share the processes where a CPU is spare ([`Workers`],
+//!   [`super::LinuxSource::set_scan_workers`]).
 //!
 //! Threads and processes exit while being read: ENOENT/ESRCH at any step
 //! skips the thread silently.
@@ -109,15 +109,55 @@ const CHUNK: usize = 8;
 /// starting a worker costs more than it saves.
 const PARALLEL_MIN_PROCESSES: usize = 4 * CHUNK;
 
+/// How many threads scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Workers {
+    /// Two where the process may use two CPUs and the host has a CPU to
+    /// spare (1-minute load average at most the CPUs minus one), else
+    /// one: a second worker halves the time of a large scan on an idle
+    /// core, and only slows everything down on a saturated host.
+    Auto,
+    /// Exactly this many (at least one).
+    Exactly(usize),
+}
+
+impl Workers {
+    /// The number of workers for a scan of `processes` processes.
+    fn count(self, processes: usize) -> usize {
+        if processes < PARALLEL_MIN_PROCESSES {
+            return 1;
+        }
+        match self {
+            Workers::Exactly(n) => n.max(1),
+            Workers::Auto => {
+                let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+                if cpus >= 2 && load_average().is_none_or(|l| l + 1.0 <= cpus as f64) {
+                    2
+                } else {
+                    1
+                }
+            }
+        }
+    }
+}
+
+/// The host's 1-minute load average, where the system says.
+fn load_average() -> Option<f64> {
+    let mut avg = [0f64; 1];
+    // SAFETY: getloadavg writes at most `nelem` (1) doubles into `avg`.
+    let n = unsafe { libc::getloadavg(avg.as_mut_ptr(), 1) };
+    (n == 1).then_some(avg[0]).filter(|l| l.is_finite())
+}
+
 /// Walk every thread once: read its `patch_state` and, when it is not at
 /// `target`, its `comm`, `stat`, `wchan` and `stack`, all opened relative
 /// to the process's task directory.
 ///
-/// `workers` bounds the threads doing it (1: the calling thread only).
-/// Processes are handed out in chunks from a shared counter, so a few
-/// large processes do not leave a worker idle for long; the results do
-/// not depend on the number of workers.
-pub(crate) fn scan(procfs: &Path, target: Target, workers: usize) -> Scan {
+/// `workers` says how many threads do it. Processes are handed out in
+/// chunks from a shared counter, so a few large processes do not leave a
+/// worker idle for long; the results do not depend on the number of
+/// workers.
+pub(crate) fn scan(procfs: &Path, target: Target, workers: Workers) -> Scan {
     let mut root = match files::Dir::open(procfs) {
         Ok(d) => d.list(Vec::new()),
         Err(e) => {
@@ -142,11 +182,7 @@ pub(crate) fn scan(procfs: &Path, target: Target, workers: usize) -> Scan {
         next: &next,
         target,
     };
-    let workers = if pids.len() < PARALLEL_MIN_PROCESSES {
-        1
-    } else {
-        workers.max(1)
-    };
+    let workers = workers.count(pids.len());
     let parts = std::thread::scope(|s| {
         // A worker that cannot be started (thread limits) leaves its share
         // to the others.
@@ -519,6 +555,16 @@ mod tests {
     }
 
     #[test]
+    fn worker_counts() {
+        assert_eq!(Workers::Exactly(4).count(PARALLEL_MIN_PROCESSES), 4);
+        assert_eq!(Workers::Exactly(0).count(PARALLEL_MIN_PROCESSES), 1);
+        assert_eq!(Workers::Exactly(4).count(PARALLEL_MIN_PROCESSES - 1), 1);
+        assert_eq!(Workers::Auto.count(3), 1);
+        assert!((1..=2).contains(&Workers::Auto.count(10_000)));
+        assert!(load_average().is_some_and(|l| l >= 0.0));
+    }
+
+    #[test]
     fn digits_of_ids() {
         let mut d = Digits::default();
         assert_eq!(d.of(0), b"0");
@@ -558,7 +604,7 @@ mod tests {
         thread(root, 20, 20, "-1\n");
         thread(root, 30, 30, "0\n");
         fs::write(root.join("30/task/30/stack"), "").unwrap();
-        let s = scan(root, Target::Patched, 1);
+        let s = scan(root, Target::Patched, Workers::Exactly(1));
         assert_eq!(summary(&s), (3, vec![(10, 11), (30, 30)], 0, 0, None));
         let b = &s.blocked[0];
         assert_eq!(
@@ -568,7 +614,7 @@ mod tests {
         assert_eq!(b.stack, ["[<0>] msleep+0x29/0x40"]);
         assert!(s.blocked[1].stack.is_empty());
         // Unpatching: the other threads are pending.
-        let s = scan(root, Target::Unpatched, 1);
+        let s = scan(root, Target::Unpatched, Workers::Exactly(1));
         assert_eq!(summary(&s).1, vec![(10, 10)]);
     }
 
@@ -588,7 +634,7 @@ mod tests {
         }
         fs::write(root.join("200/task/200/patch_state"), "x\n").unwrap();
         fs::write(root.join("9000/task/9001/patch_state"), "y\n").unwrap();
-        let one = scan(root, Target::Patched, 1);
+        let one = scan(root, Target::Patched, Workers::Exactly(1));
         assert_eq!(one.unreadable, 2);
         assert_eq!(
             one.unreadable_example.as_deref(),
@@ -607,7 +653,7 @@ mod tests {
         );
         for workers in [2, 3, 8] {
             for _ in 0..5 {
-                let many = scan(root, Target::Patched, workers);
+                let many = scan(root, Target::Patched, Workers::Exactly(workers));
                 assert_eq!(summary(&many), summary(&one), "{workers} workers");
                 assert_eq!(many.blocked, one.blocked);
             }
@@ -617,7 +663,11 @@ mod tests {
     #[test]
     fn a_missing_procfs_is_a_listing_error() {
         let dir = tempfile::tempdir().unwrap();
-        let s = scan(&dir.path().join("none"), Target::Patched, 2);
+        let s = scan(
+            &dir.path().join("none"),
+            Target::Patched,
+            Workers::Exactly(2),
+        );
         let e = s.listing_error.unwrap();
         assert!(
             e.starts_with(&format!(
