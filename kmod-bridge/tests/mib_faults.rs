@@ -369,3 +369,35 @@ fn dump_refuses_controls_before_anything() {
         assert!(e.to_string().contains("read-only"), "{e}");
     }
 }
+
+/// Peak resident memory of this process, KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_huge_dump_is_refused_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.txt");
+    // Sparse: 300 MiB that cost no disk, and must cost no memory either.
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(300 << 20).unwrap();
+    let before = peak_rss_kib();
+    let e = match kmod_bridge::source::dump::open(&path) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a 300 MiB dump was accepted"),
+    };
+    assert!(
+        e.ends_with("larger than 256 MiB: not a `sysctl kern.livepatch` dump"),
+        "{e}"
+    );
+    let grew = peak_rss_kib().saturating_sub(before);
+    assert!(grew < 64 * 1024, "read {grew} KiB before refusing");
+}

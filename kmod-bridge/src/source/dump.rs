@@ -369,18 +369,29 @@ pub fn open(path: &Path) -> Result<MibSource<DumpTree>, SourceError> {
             "is a directory; --source dump: needs a file written by `sysctl kern.livepatch > FILE`",
         ));
     }
+    let too_big = || {
+        SourceError::parse(
+            origin.clone(),
+            format!(
+                "larger than {} MiB: not a `sysctl kern.livepatch` dump",
+                MAX_DUMP_BYTES / (1024 * 1024)
+            ),
+        )
+    };
+    // A regular file says its size: refuse a huge one before reading it.
+    // Pipes (`--source dump:/dev/stdin`) are cut at the limit below.
+    if file
+        .metadata()
+        .is_ok_and(|m| m.is_file() && m.len() > MAX_DUMP_BYTES)
+    {
+        return Err(too_big());
+    }
     let mut bytes = Vec::new();
     file.take(MAX_DUMP_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| SourceError::io(path, e))?;
     if bytes.len() as u64 > MAX_DUMP_BYTES {
-        return Err(SourceError::parse(
-            origin,
-            format!(
-                "larger than {} MiB: not a `sysctl kern.livepatch` dump",
-                MAX_DUMP_BYTES / (1024 * 1024)
-            ),
-        ));
+        return Err(too_big());
     }
     // Binary files are refused here, where columns are still bytes.
     if let Some(pos) = bytes.iter().position(|&b| b == 0) {
