@@ -125,11 +125,15 @@ pub fn headline(app: &App) -> Line<'static> {
         Target::Unpatched => "unpatching",
     };
     let name = for_terminal(&t.patch).into_owned();
-    let progress = format!(
-        "{} of {} threads pending",
-        fmt_count(t.threads_pending),
-        fmt_count(t.threads_total)
-    );
+    let progress = if t.threads_total == 0 {
+        "no thread in the transition is visible".to_string()
+    } else {
+        format!(
+            "{} of {} threads pending",
+            fmt_count(t.threads_pending),
+            fmt_count(t.threads_total)
+        )
+    };
     let status = app.watch.transition();
     if t.forced || status.is_some_and(|s| s.forced) {
         return Line::from(vec![
@@ -154,9 +158,10 @@ pub fn headline(app: &App) -> Line<'static> {
             theme::warn().reversed(),
         ),
         Span::styled(format!(" '{name}'"), theme::warn()),
-        Span::raw(format!(
-            " {}% moved; {progress}",
-            crate::draw::percent(t.progress())
-        )),
+        Span::raw(if t.threads_total == 0 {
+            format!(": progress unknown, {progress}")
+        } else {
+            format!(" {}% moved; {progress}", crate::draw::percent(t.progress()))
+        }),
     ])
 }

@@ -22,12 +22,18 @@ fn gauge_label(app: &App) -> Option<(String, f64, Style)> {
         Target::Patched => "moved to the new code",
         Target::Unpatched => "moved back to the old code",
     };
-    let label = format!(
-        "{} / {} threads {moved} ({}%)",
-        fmt_count(t.threads_done()),
-        fmt_count(t.threads_total),
-        crate::draw::percent(t.progress())
-    );
+    // No visible thread is not "all done": the transition is held by tasks
+    // patchscope cannot see (idle tasks, or others' threads without root).
+    let label = if t.threads_total == 0 {
+        "progress unknown: no thread in the transition is visible (see the notes)".to_string()
+    } else {
+        format!(
+            "{} / {} threads {moved} ({}%)",
+            fmt_count(t.threads_done()),
+            fmt_count(t.threads_total),
+            crate::draw::percent(t.progress())
+        )
+    };
     let st = app.watch.transition();
     let color = if t.forced || st.is_some_and(|s| s.stalled || s.forced) {
         Color::Red
@@ -36,7 +42,11 @@ fn gauge_label(app: &App) -> Option<(String, f64, Style)> {
     };
     Some((
         label,
-        t.progress().clamp(0.0, 1.0),
+        if t.threads_total == 0 {
+            0.0
+        } else {
+            t.progress().clamp(0.0, 1.0)
+        },
         Style::default().fg(color),
     ))
 }

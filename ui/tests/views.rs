@@ -373,3 +373,18 @@ fn hundred_thousand_threads_scroll_to_the_end() {
     assert!(!app.threads.view.is_empty());
     let _ = render(&app, 120, 40);
 }
+
+#[test]
+fn a_transition_with_no_visible_thread_is_not_shown_as_done() {
+    let mut app = App::new(UiOptions::default(), caps());
+    let mut s = stalled(T0, 0, vec![]);
+    if let Some(t) = s.transition.as_mut() {
+        t.threads_total = 0;
+    }
+    app.on_snapshot(Ok(s), T0);
+    for (w, h) in [(120, 40), (60, 15)] {
+        let t = text(&app, w, h);
+        assert!(!t.contains("100.0%"), "{t}");
+        assert!(t.contains("progress unknown"), "{t}");
+    }
+}
