@@ -146,7 +146,7 @@ fn load_average() -> Option<f64> {
     let mut avg = [0f64; 1];
     // SAFETY: getloadavg writes at most `nelem` (1) doubles into `avg`.
     let n = unsafe { libc::getloadavg(avg.as_mut_ptr(), 1) };
-    (n == 1).then_some(avg[0]).filter(|l| l.is_finite())
+    avg.first().copied().filter(|l| n == 1 && l.is_finite())
 }
 
 /// Walk every thread once: read its `patch_state` and, when it is not at
