@@ -153,7 +153,8 @@ impl LinuxSource {
 
     /// Set how many threads scan `/proc` during a transition; 0 (the
     /// default) decides per scan: two where the process may use two CPUs
-    /// and the host's load average leaves one spare, else one. On a host
+    /// and the host's 1-minute load average is below the CPUs minus a
+    /// half (a CPU to spare), else one. On a host
     /// with 100,000 threads two workers take about half the time, and never
     /// more than two cores of a host that is likely busy; scans of fewer
     /// than a few dozen processes always stay on the calling thread.

@@ -112,10 +112,11 @@ const PARALLEL_MIN_PROCESSES: usize = 4 * CHUNK;
 /// How many threads scan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Workers {
-    /// Two where the process may use two CPUs and the host has a CPU to
-    /// spare (1-minute load average at most the CPUs minus one), else
-    /// one: a second worker halves the time of a large scan on an idle
-    /// core, and only slows everything down on a saturated host.
+    /// Two where the process may use two CPUs and the host has one to
+    /// spare, else one: a second worker halves the time of a large scan
+    /// on an idle core, and only slows everything down on a saturated
+    /// host. "To spare": the 1-minute load average, which counts this
+    /// process too while it scans, is below the CPUs minus a half.
     Auto,
     /// Exactly this many (at least one).
     Exactly(usize),
@@ -131,7 +132,7 @@ impl Workers {
             Workers::Exactly(n) => n.max(1),
             Workers::Auto => {
                 let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-                if cpus >= 2 && load_average().is_none_or(|l| l + 1.0 <= cpus as f64) {
+                if cpus >= 2 && load_average().is_none_or(|l| l < cpus as f64 - 0.5) {
                     2
                 } else {
                     1
