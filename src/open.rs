@@ -3,6 +3,7 @@
 use anyhow::Context;
 use kmod_bridge::Source;
 use kmod_bridge::source::auto::{self, SourceSpec};
+use kmod_bridge::source::linux::LinuxConfig;
 
 use crate::cli::SourceArgs;
 
@@ -14,7 +15,7 @@ pub fn spec(args: &SourceArgs) -> anyhow::Result<SourceSpec> {
     };
     auto::parse_spec(
         &args.source,
-        auto::Paths {
+        LinuxConfig {
             sysfs: args.path_sysfs.clone(),
             procfs: args.path_procfs.clone(),
             kmsg,

@@ -9,27 +9,7 @@ use std::path::PathBuf;
 
 use crate::error::SourceError;
 use crate::source::Source;
-
-/// Linux roots.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Paths {
-    /// sysfs mount point.
-    pub sysfs: PathBuf,
-    /// procfs mount point.
-    pub procfs: PathBuf,
-    /// Kernel log (`/dev/kmsg` or a dmesg text file), `None` to not read it.
-    pub kmsg: Option<PathBuf>,
-}
-
-impl Default for Paths {
-    fn default() -> Self {
-        Self {
-            sysfs: "/sys".into(),
-            procfs: "/proc".into(),
-            kmsg: Some("/dev/kmsg".into()),
-        }
-    }
-}
+use crate::source::linux::{LinuxConfig, LinuxSource};
 
 /// Simulator parameters as given on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,11 +26,11 @@ pub struct SimParams {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceSpec {
     /// Detect.
-    Auto(Paths),
+    Auto(LinuxConfig),
     /// FreeBSD `kern.livepatch`.
     Freebsd,
     /// Linux klp.
-    Linux(Paths),
+    Linux(LinuxConfig),
     /// Simulator.
     Sim(SimParams),
     /// `sysctl kern.livepatch` dump file.
@@ -58,7 +38,11 @@ pub enum SourceSpec {
 }
 
 /// Parse `--source` with the other source flags.
-pub fn parse_spec(source: &str, paths: Paths, sim: SimParams) -> Result<SourceSpec, SourceError> {
+pub fn parse_spec(
+    source: &str,
+    paths: LinuxConfig,
+    sim: SimParams,
+) -> Result<SourceSpec, SourceError> {
     Ok(match source {
         "auto" => SourceSpec::Auto(paths),
         "freebsd" => SourceSpec::Freebsd,
@@ -85,11 +69,9 @@ pub fn parse_spec(source: &str, paths: Paths, sim: SimParams) -> Result<SourceSp
 /// Open a source.
 pub fn open(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
     match spec {
-        SourceSpec::Auto(paths) => open_auto(paths),
+        SourceSpec::Auto(cfg) => open_auto(cfg),
         SourceSpec::Freebsd => open_freebsd(),
-        SourceSpec::Linux(paths) => Ok(Box::new(super::linux::LinuxSource::open(linux_config(
-            paths,
-        ))?)),
+        SourceSpec::Linux(cfg) => Ok(Box::new(LinuxSource::open(cfg.clone())?)),
         SourceSpec::Sim(p) => Ok(Box::new(super::sim::open(sim_config(p)?)?)),
         SourceSpec::Dump(file) => Ok(Box::new(super::dump::open(file)?)),
     }
@@ -116,14 +98,6 @@ pub fn sim_config(p: &SimParams) -> Result<super::sim::SimConfig, SourceError> {
     })
 }
 
-fn linux_config(p: &Paths) -> super::linux::LinuxConfig {
-    super::linux::LinuxConfig {
-        sysfs: p.sysfs.clone(),
-        procfs: p.procfs.clone(),
-        kmsg: p.kmsg.clone(),
-    }
-}
-
 #[cfg(target_os = "freebsd")]
 fn open_freebsd() -> Result<Box<dyn Source>, SourceError> {
     Ok(Box::new(super::freebsd::os::open()?))
@@ -137,7 +111,7 @@ fn open_freebsd() -> Result<Box<dyn Source>, SourceError> {
     })
 }
 
-fn open_auto(paths: &Paths) -> Result<Box<dyn Source>, SourceError> {
+fn open_auto(cfg: &LinuxConfig) -> Result<Box<dyn Source>, SourceError> {
     #[cfg(target_os = "freebsd")]
     {
         match super::freebsd::os::open() {
@@ -146,12 +120,10 @@ fn open_auto(paths: &Paths) -> Result<Box<dyn Source>, SourceError> {
             Err(e) => return Err(e),
         }
     }
-    let klp = paths.sysfs.join("kernel/livepatch");
-    if klp.is_dir() {
-        return Ok(Box::new(super::linux::LinuxSource::open(linux_config(
-            paths,
-        ))?));
+    if LinuxSource::available(cfg) {
+        return Ok(Box::new(LinuxSource::open(cfg.clone())?));
     }
+    let klp = cfg.sysfs.join("kernel/livepatch");
     Err(SourceError::NotFound {
         looked_for: format!(
             "neither sysctl kern.livepatch (FreeBSD) nor {} (Linux livepatch) exists",
@@ -174,7 +146,7 @@ mod tests {
 
     #[test]
     fn parses_every_source_form() {
-        let p = Paths::default();
+        let p = LinuxConfig::default();
         assert_eq!(
             parse_spec("auto", p.clone(), sim()).ok(),
             Some(SourceSpec::Auto(p.clone()))
@@ -201,7 +173,7 @@ mod tests {
     #[test]
     fn auto_without_any_interface_names_what_it_looked_for() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = Paths {
+        let paths = LinuxConfig {
             sysfs: dir.path().to_path_buf(),
             procfs: dir.path().to_path_buf(),
             kmsg: None,
