@@ -97,6 +97,14 @@ pub struct TuiArgs {
     #[command(flatten)]
     pub source: SourceArgs,
 
+    /// Refresh, controls and stall threshold.
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+}
+
+/// What `tui` and `demo` share: how the console behaves.
+#[derive(Debug, Clone, Args)]
+pub struct ConsoleArgs {
     /// Refresh interval (humantime: 500ms, 2s).
     #[arg(long, value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
     pub interval: Duration,
@@ -122,15 +130,9 @@ pub struct DemoArgs {
     /// Seed.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,
-    /// Refresh interval.
-    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
-    pub interval: Duration,
-    /// Hide revert, force and signal.
-    #[arg(long)]
-    pub read_only: bool,
-    /// A transition without progress for this long is shown as stalled.
-    #[arg(long = "stall-after", value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
-    pub stall_after: Duration,
+    /// Refresh, controls and stall threshold.
+    #[command(flatten)]
+    pub console: ConsoleArgs,
 }
 
 /// Output format of `status`.

@@ -5,10 +5,11 @@
 use anyhow::Context;
 use kmod_bridge::Source;
 use kmod_bridge::model::SourceKind;
-use kmod_bridge::source::sim::{self, Scenario, SimClock, SimConfig};
+use kmod_bridge::source::auto;
+use kmod_bridge::source::sim::{self, Scenario};
 use patchscope_ui::{Exit, UiOptions};
 
-use crate::cli::{DemoArgs, TuiArgs};
+use crate::cli::{ConsoleArgs, DemoArgs, TuiArgs};
 
 /// Run the console on the source the flags name.
 pub fn run(args: &TuiArgs) -> anyhow::Result<()> {
@@ -16,32 +17,29 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<()> {
     // A simulated kernel is never mistaken for a real one.
     let banner = (source.kind() == SourceKind::Sim)
         .then(|| format!("SIMULATED KERNEL — {}", source.location()));
-    let opts = UiOptions {
-        interval: args.interval,
-        read_only: args.read_only,
-        banner,
-        stall_after: args.stall_after,
-    };
-    run_tui(source, opts)
+    run_tui(source, ui_options(&args.console, banner))
 }
 
 /// Run the console on the built-in simulated kernel.
 pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
-    let scenario: Scenario = args.scenario.parse()?;
-    let source = sim::open(SimConfig {
-        scenario,
+    let cfg = auto::sim_config(&auto::SimParams {
+        scenario: args.scenario.clone(),
         threads: args.threads,
         seed: args.seed,
-        clock: SimClock::Real,
-    })
-    .context("starting the simulated kernel")?;
-    let opts = UiOptions {
+    })?;
+    let banner = demo_banner(cfg.scenario, args.seed);
+    let source = sim::open(cfg).context("starting the simulated kernel")?;
+    run_tui(Box::new(source), ui_options(&args.console, Some(banner)))
+}
+
+/// The console's options from its flags.
+fn ui_options(args: &ConsoleArgs, banner: Option<String>) -> UiOptions {
+    UiOptions {
         interval: args.interval,
         read_only: args.read_only,
-        banner: Some(demo_banner(scenario, args.seed)),
+        banner,
         stall_after: args.stall_after,
-    };
-    run_tui(Box::new(source), opts)
+    }
 }
 
 /// The banner of `patchscope demo`.
